@@ -1,0 +1,170 @@
+//! `spawn_blocking`: an elastic pool of OS threads for calls that really
+//! block or burn CPU (eventlet's `tpool`).
+//!
+//! A green thread must not make a blocking syscall or compute for long: it
+//! would stall every other green thread of its worker. Hand such work to
+//! [`spawn_blocking`]; joining the handle parks only the calling green
+//! thread. Threads are started on demand up to the runtime's
+//! `max_blocking_threads` (further jobs queue, FIFO) and retire after
+//! 10 s idle.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::green::{body, JoinHandle, JoinInner, Packet};
+use crate::runtime::task::{self, Header};
+use crate::runtime::Handle;
+
+type Job = (Arc<Header>, Box<dyn FnOnce() + Send>);
+
+/// Runs `f` on a pool OS thread and returns a handle to join it.
+///
+/// ```
+/// let h = verdant::spawn(|| {
+///     // Parks this green thread, not its worker, while the OS thread works.
+///     verdant::spawn_blocking(|| std::fs::metadata("/").is_ok()).join().unwrap()
+/// });
+/// assert!(h.join().unwrap());
+/// ```
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let handle = Handle::current();
+    let task = Arc::new(Header::new(task::next_id(), Some("blocking".into()), 0, None));
+    let packet = Arc::new(Packet::default());
+    let run = body(task.clone(), packet.clone(), f);
+    handle.blocking().submit((task.clone(), run));
+    JoinHandle(JoinInner { task, packet })
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+    shutdown: bool,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+/// The pool of one runtime.
+pub(crate) struct BlockingPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    work: Condvar,
+    max: usize,
+    keep_alive: Duration,
+}
+
+impl BlockingPool {
+    pub(crate) fn new(max: usize, keep_alive: Duration) -> BlockingPool {
+        BlockingPool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+                max,
+                keep_alive,
+            }),
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        let mut st = self.inner.state.lock();
+        if st.shutdown {
+            drop(st);
+            finish_unrun(job);
+            return;
+        }
+        st.queue.push_back(job);
+        if st.idle > 0 {
+            st.idle -= 1;
+            self.inner.work.notify_one();
+        } else if st.threads < self.inner.max {
+            st.threads += 1;
+            let inner = self.inner.clone();
+            let spawned = thread::Builder::new()
+                .name("verdant-blocking".into())
+                .spawn(move || inner.run());
+            match spawned {
+                Ok(h) => {
+                    st.handles.retain(|h| !h.is_finished());
+                    st.handles.push(h);
+                }
+                // Out of threads: the job waits for a running one (if none
+                // runs it waits for the next submit).
+                Err(e) => {
+                    st.threads -= 1;
+                    eprintln!("verdant: spawn_blocking could not start a thread: {e}");
+                }
+            }
+        }
+    }
+
+    /// Stops taking jobs, drops queued ones, joins the threads.
+    pub(crate) fn shutdown(&self) {
+        let (queued, handles) = {
+            let mut st = self.inner.state.lock();
+            st.shutdown = true;
+            self.inner.work.notify_all();
+            (std::mem::take(&mut st.queue), std::mem::take(&mut st.handles))
+        };
+        queued.into_iter().for_each(finish_unrun);
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+fn finish_unrun((task, run): Job) {
+    drop(run);
+    task.set_complete();
+}
+
+impl Inner {
+    fn run(&self) {
+        let mut st = self.state.lock();
+        loop {
+            if let Some((task, run)) = st.queue.pop_front() {
+                drop(st);
+                run();
+                task.set_complete();
+                st = self.state.lock();
+                continue;
+            }
+            if st.shutdown {
+                break;
+            }
+            st.idle += 1;
+            let timed_out = self.work.wait_for(&mut st, self.keep_alive).timed_out();
+            if timed_out && st.queue.is_empty() {
+                // Retire (the submitter did not count us as woken).
+                st.idle -= 1;
+                break;
+            }
+            // Woken by `submit` (which took us off `idle`) or by shutdown.
+            if timed_out || st.shutdown {
+                st.idle = st.idle.saturating_sub(1);
+            }
+        }
+        st.threads -= 1;
+    }
+}
+
+impl fmt::Debug for BlockingPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.state.lock();
+        f.debug_struct("BlockingPool")
+            .field("threads", &st.threads)
+            .field("queued", &st.queue.len())
+            .finish()
+    }
+}

@@ -1,0 +1,135 @@
+//! Error types shared across verdant.
+
+use std::any::Any;
+use std::fmt;
+use std::io;
+
+/// Payload of the unwinding that cancellation starts at a park point.
+/// Private: only a green thread's top frame ever sees it.
+pub(crate) struct Cancelled;
+
+/// Why [`JoinHandle::join`](crate::JoinHandle::join) has no value to return.
+///
+/// ```
+/// let h = verdant::spawn(|| panic!("boom"));
+/// let err = h.join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "boom");
+/// ```
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Panic(Box<dyn Any + Send + 'static>),
+    Cancelled,
+    Spawn(io::Error),
+}
+
+impl JoinError {
+    pub(crate) fn from_panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        if payload.is::<Cancelled>() {
+            return JoinError::cancelled();
+        }
+        JoinError {
+            repr: Repr::Panic(payload),
+        }
+    }
+
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError { repr: Repr::Cancelled }
+    }
+
+    pub(crate) fn spawn(e: io::Error) -> JoinError {
+        JoinError { repr: Repr::Spawn(e) }
+    }
+
+    /// The green thread panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The green thread was cancelled (by
+    /// [`JoinHandle::cancel`](crate::JoinHandle::cancel) or by its runtime
+    /// shutting down) before it returned.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The green thread never ran: the runtime could not give it a stack.
+    pub fn is_spawn_failure(&self) -> bool {
+        matches!(self.repr, Repr::Spawn(_))
+    }
+
+    /// The panic payload, as `std::thread::JoinHandle::join` returns it.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the error is not a panic; see [`JoinError::try_into_panic`].
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .unwrap_or_else(|e| panic!("JoinError::into_panic on an error that is not a panic: {e}"))
+    }
+
+    /// The panic payload, or the error back if it is not a panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p),
+            repr => Err(JoinError { repr }),
+        }
+    }
+}
+
+/// The message of a panic payload, when it is a string.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panic(p) => match panic_message(&**p) {
+                Some(msg) => write!(f, "green thread panicked: {msg}"),
+                None => f.write_str("green thread panicked"),
+            },
+            Repr::Cancelled => f.write_str("green thread was cancelled"),
+            Repr::Spawn(e) => write!(f, "green thread could not start: {e}"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Panic(p) => f
+                .debug_tuple("JoinError::Panic")
+                .field(&panic_message(&**p).unwrap_or("..."))
+                .finish(),
+            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Spawn(e) => f.debug_tuple("JoinError::Spawn").field(e).finish(),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.repr {
+            Repr::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<JoinError> for io::Error {
+    fn from(e: JoinError) -> io::Error {
+        let kind = match e.repr {
+            Repr::Cancelled => io::ErrorKind::Interrupted,
+            Repr::Spawn(ref io) => io.kind(),
+            Repr::Panic(_) => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e.to_string())
+    }
+}

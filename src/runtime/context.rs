@@ -1,0 +1,42 @@
+//! The runtime's thread-locals, all of them.
+//!
+//! Every access goes through an `#[inline(never)]` function that returns an
+//! owned value (or takes one), so no `LocalKey::with` closure ever spans a
+//! coroutine switch, and the compiler cannot keep a thread-local's address
+//! cached across one (DESIGN.md decision 8). A started green thread never
+//! changes OS thread, so what these return stays true for it until it ends.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use crate::runtime::scheduler::worker::Local;
+
+thread_local! {
+    /// The worker state of this OS thread, if it is a worker.
+    static WORKER: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+    /// Address of the running coroutine's `Yielder`, 0 outside coroutines.
+    static YIELDER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The worker this OS thread runs, or `None` on a plain thread.
+#[inline(never)]
+pub(crate) fn worker() -> Option<Rc<Local>> {
+    WORKER.with(|w| w.borrow().clone())
+}
+
+/// Installs (or clears) the worker state of this OS thread.
+#[inline(never)]
+pub(crate) fn set_worker(local: Option<Rc<Local>>) {
+    WORKER.with(|w| *w.borrow_mut() = local);
+}
+
+/// The running coroutine's yielder address (see `coroutine::suspend`).
+#[inline(never)]
+pub(crate) fn yielder() -> usize {
+    YIELDER.with(Cell::get)
+}
+
+#[inline(never)]
+pub(crate) fn set_yielder(addr: usize) {
+    YIELDER.with(|y| y.set(addr));
+}

@@ -1,0 +1,115 @@
+//! The corosensei wrapper: create a green thread's coroutine, and switch out
+//! of it from anywhere on its stack.
+//!
+//! corosensei hands the coroutine body a `&Yielder`, but a green thread
+//! suspends from deep inside ordinary code (`TcpStream::read` → `park` →
+//! `suspend`), far from the body's frame. The body therefore publishes the
+//! yielder's address in a thread-local (`context::yielder`), and [`suspend`]
+//! reads it back.
+//!
+//! # Invariant
+//!
+//! `context::yielder()` is non-zero exactly while a coroutine body is
+//! executing on this OS thread, and then it is the address of *that*
+//! coroutine's `Yielder`:
+//!
+//! 1. the body stores the address on entry and clears it on exit;
+//! 2. [`suspend`] clears it before switching out (so the worker loop, which
+//!    is not a coroutine, sees 0) and restores its own copy after the switch
+//!    back, before any other code of the green thread runs;
+//! 3. workers only resume coroutines from the worker loop (never from inside
+//!    a coroutine), so no two bodies interleave on one thread except through
+//!    `suspend`;
+//! 4. a started coroutine is never moved to another OS thread (the slab in
+//!    `scheduler::worker` owns it, and `Coroutine` is `!Send`).
+//!
+//! The `Yielder` lives in the body's frame on the coroutine stack, which stays
+//! allocated until the body returns, so the address is valid whenever it is
+//! non-zero.
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+use crate::runtime::context;
+use crate::runtime::stack_pool::PooledStack;
+
+/// Why a green thread switched out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Suspend {
+    /// Requeue at the back of the run queue (`yield_now`).
+    Yield,
+    /// Finish parking (see `task`): wait for `unpark`.
+    Park,
+}
+
+type Inner = Coroutine<(), Suspend, (), PooledStack>;
+
+/// A green thread's stack and saved context. `!Send` by construction.
+pub(crate) struct Green {
+    inner: Inner,
+    /// `[low, high)` of the stack's guard page, and its usable size, for the
+    /// overflow handler.
+    pub(crate) guard: (usize, usize),
+    pub(crate) stack_size: usize,
+}
+
+/// What a resumed green thread did.
+pub(crate) enum Resumed {
+    Suspended(Suspend),
+    Finished(PooledStack),
+}
+
+impl Green {
+    /// Prepares `body` to run on `stack`. `body` must not unwind: the caller
+    /// catches panics inside it.
+    pub(crate) fn new(stack: PooledStack, body: impl FnOnce() + 'static) -> Green {
+        let guard = stack.guard_range();
+        let stack_size = stack.usable_size();
+        let inner = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
+            context::set_yielder(yielder as *const Yielder<(), Suspend> as usize);
+            body();
+            context::set_yielder(0);
+        });
+        Green {
+            inner,
+            guard,
+            stack_size,
+        }
+    }
+
+    /// Runs the green thread until it suspends or finishes.
+    #[inline]
+    pub(crate) fn resume(mut self) -> (Option<Green>, Resumed) {
+        match self.inner.resume(()) {
+            CoroutineResult::Yield(why) => (Some(self), Resumed::Suspended(why)),
+            CoroutineResult::Return(()) => {
+                let stack = self.inner.into_stack();
+                (None, Resumed::Finished(stack))
+            }
+        }
+    }
+}
+
+/// Whether the caller runs on a green thread's stack.
+pub(crate) fn in_green() -> bool {
+    context::yielder() != 0
+}
+
+/// Switches from the running green thread back to its worker.
+///
+/// # Panics
+///
+/// Panics if called outside a green thread.
+#[inline(never)]
+pub(crate) fn suspend(why: Suspend) {
+    let addr = context::yielder();
+    assert!(addr != 0, "verdant: suspend called outside a green thread");
+    context::set_yielder(0);
+    // SAFETY: by the module invariant, a non-zero `context::yielder()` is the
+    // address of the `Yielder` of the coroutine whose body is executing on
+    // this thread, and we are on that coroutine's stack (this function is
+    // only reached from green-thread code), so the `Yielder` is alive and
+    // this is the coroutine it belongs to. `Yielder::suspend` takes `&self`.
+    let yielder = unsafe { &*(addr as *const Yielder<(), Suspend>) };
+    yielder.suspend(why);
+    context::set_yielder(addr);
+}

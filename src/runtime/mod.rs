@@ -1,0 +1,415 @@
+//! The runtime: worker threads, their schedulers, reactors and timers.
+//!
+//! Most programs never name it: [`crate::spawn`] and every blocking call
+//! start a default global runtime on first use (one worker per core). Build
+//! one explicitly with [`Runtime::builder`] to choose the worker count, the
+//! default stack size or the watchdog threshold, or to shut it down.
+
+pub(crate) mod context;
+#[allow(unsafe_code)]
+pub(crate) mod coroutine;
+#[allow(unsafe_code)]
+pub(crate) mod overflow;
+pub(crate) mod park;
+pub(crate) mod reactor;
+pub(crate) mod scheduler;
+#[allow(unsafe_code)]
+pub(crate) mod stack_pool;
+#[allow(unsafe_code)]
+pub(crate) mod sys;
+pub(crate) mod task;
+pub(crate) mod timer;
+mod watchdog;
+
+use std::fmt;
+use std::io;
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_deque::{Steal, Worker as Deque};
+use parking_lot::Mutex;
+
+use crate::blocking::BlockingPool;
+use crate::green::JoinHandle;
+use scheduler::{NewTask, Shared, WorkerShared};
+
+/// Default usable stack size of a green thread: 256 KiB of address space,
+/// of which only the touched pages cost memory.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Runtime settings (see [`RuntimeBuilder`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) thread_name: String,
+    pub(crate) watchdog: Option<Duration>,
+    pub(crate) keep_resident_stacks: usize,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) blocking_keep_alive: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            workers: thread::available_parallelism().map_or(1, |n| n.get()),
+            stack_size: DEFAULT_STACK_SIZE,
+            thread_name: "verdant-worker".into(),
+            watchdog: Some(Duration::from_millis(100)),
+            keep_resident_stacks: 1024,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = verdant::Runtime::builder()
+///     .workers(2)
+///     .stack_size(128 * 1024)
+///     .watchdog(Some(Duration::from_millis(250)))
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(|| 6 * 7), 42);
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a RuntimeBuilder does nothing until `build` is called"]
+pub struct RuntimeBuilder {
+    config: Config,
+}
+
+impl RuntimeBuilder {
+    /// Number of worker OS threads (default: one per core).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.config.workers = n;
+        self
+    }
+
+    /// Default stack size of green threads (default 256 KiB; see
+    /// [`DEFAULT_STACK_SIZE`]). Reserved, not committed.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.config.stack_size = bytes;
+        self
+    }
+
+    /// Name prefix of the worker threads (default `verdant-worker`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.config.thread_name = name.into();
+        self
+    }
+
+    /// Log a green thread that holds its worker longer than this without
+    /// parking or yielding (default 100 ms; `None` turns the watchdog off).
+    pub fn watchdog(mut self, threshold: Option<Duration>) -> Self {
+        self.config.watchdog = threshold;
+        self
+    }
+
+    /// How many free stacks each worker keeps resident; stacks freed beyond
+    /// this are decommitted (default 1024).
+    pub fn keep_resident_stacks(mut self, n: usize) -> Self {
+        self.config.keep_resident_stacks = n;
+        self
+    }
+
+    /// Most OS threads that [`crate::spawn_blocking`] may run at once
+    /// (default 512); further jobs queue.
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.config.max_blocking_threads = n;
+        self
+    }
+
+    /// Builds the runtime and starts its workers.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for zero workers, zero blocking threads or a stack
+    /// size outside 4 KiB..=1 GiB; the OS error if a thread or an epoll
+    /// instance cannot be created.
+    pub fn build(self) -> io::Result<Runtime> {
+        Runtime::start(self.config)
+    }
+}
+
+/// A green-thread runtime: worker OS threads that run green threads.
+///
+/// Dropping it shuts it down: every green thread still running or queued is
+/// cancelled (it unwinds from its next park point, running its
+/// destructors), and the drop returns once all of them and all worker and
+/// blocking-pool threads have finished. A green thread that never parks
+/// (a CPU loop) delays this until it does.
+///
+/// ```
+/// let rt = verdant::Runtime::builder().workers(2).build().unwrap();
+/// let h = rt.spawn(|| 1 + 1);
+/// assert_eq!(h.join().unwrap(), 2);
+/// assert_eq!(rt.block_on(|| verdant::spawn(|| 3).join().unwrap()), 3);
+/// drop(rt); // cancels what remains, joins the workers
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Mutex<Vec<thread::JoinHandle<()>>>,
+    watchdog: Option<watchdog::Watchdog>,
+}
+
+/// A cloneable reference to a runtime, for spawning onto it from anywhere.
+///
+/// ```
+/// let rt = verdant::Runtime::new().unwrap();
+/// let handle = rt.handle().clone();
+/// let h = std::thread::spawn(move || handle.spawn(|| 5).join().unwrap());
+/// assert_eq!(h.join().unwrap(), 5);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// A runtime with the default settings.
+    ///
+    /// ```
+    /// let rt = verdant::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(|| "hi"), "hi");
+    /// ```
+    pub fn new() -> io::Result<Runtime> {
+        Runtime::builder().build()
+    }
+
+    /// A builder to configure a runtime.
+    ///
+    /// ```
+    /// let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    fn start(config: Config) -> io::Result<Runtime> {
+        validate(&config)?;
+        let mut polls = Vec::with_capacity(config.workers);
+        let mut deques = Vec::with_capacity(config.workers);
+        let mut workers = Vec::with_capacity(config.workers);
+        for _ in 0..config.workers {
+            let poll = mio::Poll::new()?;
+            let deque = Deque::new_fifo();
+            workers.push(WorkerShared::new(&poll, deque.stealer())?);
+            polls.push(poll);
+            deques.push(deque);
+        }
+        overflow::install();
+        let shared = Arc::new(Shared::new(workers, config.clone()));
+        let handle = Handle { shared };
+        let rt = Runtime {
+            handle: handle.clone(),
+            threads: Mutex::new(Vec::new()),
+            watchdog: config.watchdog.map(|t| watchdog::Watchdog::start(handle.shared.clone(), t)),
+        };
+        for (index, (poll, deque)) in polls.into_iter().zip(deques).enumerate() {
+            let shared = handle.shared.clone();
+            let thread = thread::Builder::new()
+                .name(format!("{}-{index}", config.thread_name))
+                .spawn(move || scheduler::worker::main(index, shared, deque, poll))?;
+            rt.threads.lock().push(thread);
+        }
+        Ok(rt)
+    }
+
+    /// This runtime's handle.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns a green thread on this runtime (see [`crate::spawn`]).
+    ///
+    /// ```
+    /// let rt = verdant::Runtime::new().unwrap();
+    /// assert_eq!(rt.spawn(|| 7).join().unwrap(), 7);
+    /// ```
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.spawn(f)
+    }
+
+    /// Runs `f` as a green thread of this runtime and blocks the caller
+    /// until it returns; a panic in `f` resumes in the caller.
+    ///
+    /// ```
+    /// let rt = verdant::Runtime::new().unwrap();
+    /// let sum = rt.block_on(|| {
+    ///     let hs: Vec<_> = (0..10).map(|i| verdant::spawn(move || i)).collect();
+    ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
+    /// });
+    /// assert_eq!(sum, 45);
+    /// ```
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.block_on(f)
+    }
+
+    /// Shuts the runtime down now (the same as dropping it).
+    pub fn shutdown(self) {}
+}
+
+fn validate(config: &Config) -> io::Result<()> {
+    let invalid = |msg: String| Err(io::Error::new(io::ErrorKind::InvalidInput, msg));
+    if config.workers == 0 {
+        return invalid("a runtime needs at least one worker".into());
+    }
+    if config.max_blocking_threads == 0 {
+        return invalid("max_blocking_threads must be at least 1".into());
+    }
+    if !(4096..=crate::green::MAX_STACK_SIZE).contains(&config.stack_size) {
+        return invalid(format!(
+            "stack size {} is outside 4096..={} bytes",
+            config.stack_size,
+            crate::green::MAX_STACK_SIZE
+        ));
+    }
+    Ok(())
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let shared = &self.handle.shared;
+        shared.begin_shutdown();
+        for t in self.threads.get_mut().drain(..) {
+            // A worker thread never unwinds: green panics are caught.
+            let _ = t.join();
+        }
+        // Whatever was queued after the workers left never runs.
+        loop {
+            match shared.injector.steal() {
+                Steal::Success(new) => finish_unrun(shared, new),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        shared.blocking.shutdown();
+        if let Some(w) = self.watchdog.take() {
+            w.stop();
+        }
+    }
+}
+
+fn finish_unrun(shared: &Shared, new: NewTask) {
+    drop(new.run);
+    new.task.set_complete();
+    shared.task_done();
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.handle.shared.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handle {
+    /// The runtime of the calling green thread or worker, else the global
+    /// default runtime (started now if need be).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the global runtime has to be started and cannot be (the OS
+    /// refused threads or epoll instances), like `std::thread::spawn`.
+    ///
+    /// ```
+    /// let h = verdant::Handle::current();
+    /// assert_eq!(h.spawn(|| 1).join().unwrap(), 1);
+    /// ```
+    pub fn current() -> Handle {
+        match context::worker() {
+            Some(local) => Handle {
+                shared: local.shared.clone(),
+            },
+            None => global().clone(),
+        }
+    }
+
+    /// Spawns a green thread on this runtime.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the runtime has shut down; use [`crate::Builder::spawn`]
+    /// to get an error instead.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::Builder::new()
+            .runtime(self)
+            .spawn(f)
+            .unwrap_or_else(|e| panic!("verdant::spawn failed: {e}"))
+    }
+
+    /// See [`Runtime::block_on`].
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(v) => v,
+            Err(e) => match e.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(e) => panic!("verdant: block_on: {e}"),
+            },
+        }
+    }
+
+    /// Queues a prepared green thread.
+    pub(crate) fn submit(&self, new: NewTask) -> io::Result<()> {
+        if self.shared.is_shutdown() {
+            return Err(io::Error::other("verdant: the runtime has shut down"));
+        }
+        self.shared.spawn(new);
+        Ok(())
+    }
+
+    /// Green threads spawned on this runtime that have not finished yet.
+    ///
+    /// ```
+    /// let rt = verdant::Runtime::new().unwrap();
+    /// rt.block_on(|| ());
+    /// assert_eq!(rt.handle().green_threads(), 0);
+    /// ```
+    pub fn green_threads(&self) -> usize {
+        self.shared.live()
+    }
+
+    pub(crate) fn blocking(&self) -> &BlockingPool {
+        &self.shared.blocking
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.workers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default runtime, started on first use and never shut down.
+fn global() -> &'static Handle {
+    static GLOBAL: OnceLock<Runtime> = OnceLock::new();
+    &GLOBAL
+        .get_or_init(|| {
+            Runtime::new().unwrap_or_else(|e| panic!("verdant: cannot start the global runtime: {e}"))
+        })
+        .handle
+}

@@ -1,0 +1,455 @@
+//! One worker: an OS thread that runs green threads, its reactor and its
+//! timers, in one loop.
+//!
+//! # The loop
+//!
+//! Each turn picks one thing to run, in this order:
+//!
+//! 1. every [`FAIRNESS_TICKS`] turns, a *new* green thread first (own deque,
+//!    injector, then stealing), so threads that keep yielding cannot starve
+//!    unstarted ones or the injector;
+//! 2. the LIFO slot: the thread most recently woken by a thread of this
+//!    worker (message-passing locality), at most [`MAX_LIFO_STREAK`] times
+//!    in a row;
+//! 3. the run queue (woken and yielded threads, FIFO);
+//! 4. the inbox (threads woken from other OS threads);
+//! 5. new green threads: own deque, the injector, other workers' deques;
+//! 6. due timers and ready I/O (a non-blocking reactor poll);
+//! 7. nothing: sleep in `epoll_wait` until the next timer deadline
+//!    (see the sleeping protocol in `scheduler`).
+//!
+//! Every [`MAINTENANCE_TICKS`] turns a busy worker also drains its inbox,
+//! fires due timers and polls its reactor without blocking, so I/O and
+//! timers make progress under load.
+//!
+//! # Ownership
+//!
+//! A started green thread's coroutine lives in this worker's slab and only
+//! this thread touches it: it is taken out of the slab while it runs and put
+//! back when it switches out. No `RefCell` borrow of this struct is held
+//! across a resume, since the green thread itself calls back into it
+//! (spawn, timers, the reactor).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Steal, Worker as Deque};
+
+use super::{NewTask, Shared};
+use crate::runtime::coroutine::{Green, Resumed, Suspend};
+use crate::local::LocalMap;
+use crate::runtime::park::Waiter;
+use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
+use crate::runtime::stack_pool::StackPool;
+use crate::runtime::task::Header;
+use crate::runtime::timer::Timers;
+use crate::runtime::{context, overflow};
+
+/// A busy worker looks at timers, inbox and reactor this often.
+const MAINTENANCE_TICKS: u32 = 61;
+/// A busy worker prefers a new green thread this often.
+const FAIRNESS_TICKS: u32 = 31;
+/// How many times in a row the LIFO slot may jump the run queue.
+const MAX_LIFO_STREAK: u32 = 3;
+/// Reactor events taken per poll.
+const EVENTS: usize = 1024;
+
+struct Entry {
+    green: Option<Green>,
+    task: Arc<Header>,
+    locals: LocalMap,
+}
+
+/// The coroutines this worker owns, by slot.
+#[derive(Default)]
+struct Slab {
+    entries: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Slab {
+    fn insert(&mut self, entry: Entry) -> u32 {
+        self.len += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = Some(entry);
+                i
+            }
+            None => {
+                self.entries.push(Some(entry));
+                (self.entries.len() - 1) as u32
+            }
+        }
+    }
+
+    fn remove(&mut self, slot: u32) -> Entry {
+        self.len -= 1;
+        self.free.push(slot);
+        self.entries[slot as usize].take().expect("live slot")
+    }
+
+    fn get(&mut self, slot: u32) -> &mut Entry {
+        self.entries[slot as usize].as_mut().expect("live slot")
+    }
+}
+
+enum Next {
+    Resume(Arc<Header>),
+    Start(NewTask),
+}
+
+/// The worker's own state; reached from green threads via `context::worker`.
+pub(crate) struct Local {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    deque: Deque<NewTask>,
+    run_queue: RefCell<VecDeque<Arc<Header>>>,
+    lifo: RefCell<Option<Arc<Header>>>,
+    lifo_streak: Cell<u32>,
+    current: RefCell<Option<(Arc<Header>, u32)>>,
+    slab: RefCell<Slab>,
+    stacks: RefCell<StackPool>,
+    timers: RefCell<Timers>,
+    poll: RefCell<mio::Poll>,
+    events: RefCell<mio::Events>,
+    tick: Cell<u32>,
+    cancelled_all: Cell<bool>,
+}
+
+impl Local {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, poll: mio::Poll) -> Local {
+        let keep = shared.config.keep_resident_stacks;
+        Local {
+            index,
+            shared,
+            deque,
+            run_queue: RefCell::new(VecDeque::new()),
+            lifo: RefCell::new(None),
+            lifo_streak: Cell::new(0),
+            current: RefCell::new(None),
+            slab: RefCell::new(Slab::default()),
+            stacks: RefCell::new(StackPool::new(keep)),
+            timers: RefCell::new(Timers::default()),
+            poll: RefCell::new(poll),
+            events: RefCell::new(mio::Events::with_capacity(EVENTS)),
+            tick: Cell::new(0),
+            cancelled_all: Cell::new(false),
+        }
+    }
+
+    /// The green thread running on this worker now, if any.
+    pub(crate) fn current_task(&self) -> Option<Arc<Header>> {
+        self.current.borrow().as_ref().map(|(t, _)| t.clone())
+    }
+
+    /// Runs `f` on the green-thread-local map of the running green thread.
+    pub(crate) fn with_locals<R>(&self, f: impl FnOnce(&mut LocalMap) -> R) -> Option<R> {
+        let slot = self.current.borrow().as_ref().map(|(_, s)| *s)?;
+        let mut slab = self.slab.borrow_mut();
+        Some(f(&mut slab.get(slot).locals))
+    }
+
+    pub(crate) fn push_new(&self, new: NewTask) {
+        self.deque.push(new);
+    }
+
+    /// Queues a green thread of this worker that was just woken here.
+    pub(crate) fn push_woken(&self, task: Arc<Header>) {
+        if self.current.borrow().is_some() {
+            // Woken by a running green thread: run it next (LIFO slot).
+            if let Some(prev) = self.lifo.borrow_mut().replace(task) {
+                self.run_queue.borrow_mut().push_back(prev);
+            }
+        } else {
+            self.run_queue.borrow_mut().push_back(task);
+        }
+    }
+
+    pub(crate) fn add_timer(&self, deadline: Instant, task: &Arc<Header>) {
+        self.timers.borrow_mut().insert(deadline, task);
+    }
+
+    pub(crate) fn cancel_timer(&self, task: &Header) {
+        self.timers.borrow_mut().cancel(task);
+    }
+
+    /// Registers `source` with this worker's reactor.
+    pub(crate) fn register(
+        &self,
+        source: &mut impl mio::event::Source,
+        io: Arc<crate::runtime::reactor::ScheduledIo>,
+    ) -> std::io::Result<mio::Token> {
+        let token = self.shared.workers[self.index].io.lock().insert(io);
+        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
+        if let Err(e) = self.poll.borrow().registry().register(source, token, interest) {
+            self.shared.workers[self.index].io.lock().remove(token);
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    /// The worker loop; returns after shutdown, once nothing is left to run.
+    pub(crate) fn run(&self) {
+        loop {
+            match self.next() {
+                Some(Next::Resume(task)) => self.resume(task),
+                Some(Next::Start(new)) => self.start(new),
+                None => {
+                    if self.shared.is_shutdown() {
+                        self.cancel_all();
+                        if self.slab.borrow().len == 0 {
+                            return;
+                        }
+                    }
+                    self.sleep();
+                }
+            }
+        }
+    }
+
+    fn next(&self) -> Option<Next> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        if tick % MAINTENANCE_TICKS == 0 {
+            self.maintenance(false);
+        }
+        if tick % FAIRNESS_TICKS == 0 {
+            if let Some(new) = self.find_new() {
+                return Some(Next::Start(new));
+            }
+        }
+        if let Some(task) = self.next_woken() {
+            return Some(Next::Resume(task));
+        }
+        if let Some(new) = self.find_new() {
+            return Some(Next::Start(new));
+        }
+        if self.maintenance(true) > 0 {
+            return self.next_woken().map(Next::Resume);
+        }
+        None
+    }
+
+    fn next_woken(&self) -> Option<Arc<Header>> {
+        if self.lifo_streak.get() < MAX_LIFO_STREAK {
+            if let Some(task) = self.lifo.borrow_mut().take() {
+                self.lifo_streak.set(self.lifo_streak.get() + 1);
+                return Some(task);
+            }
+        }
+        self.lifo_streak.set(0);
+        if let Some(task) = self.run_queue.borrow_mut().pop_front() {
+            return Some(task);
+        }
+        if let Some(task) = self.lifo.borrow_mut().take() {
+            return Some(task);
+        }
+        self.drain_inbox();
+        self.run_queue.borrow_mut().pop_front()
+    }
+
+    fn drain_inbox(&self) -> usize {
+        let inbox = &self.shared.workers[self.index].inbox;
+        let mut n = 0;
+        let mut queue = self.run_queue.borrow_mut();
+        loop {
+            match inbox.steal() {
+                Steal::Success(task) => {
+                    queue.push_back(task);
+                    n += 1;
+                }
+                Steal::Retry => continue,
+                Steal::Empty => return n,
+            }
+        }
+    }
+
+    /// An unstarted green thread: own deque, injector, then other workers.
+    fn find_new(&self) -> Option<NewTask> {
+        if let Some(new) = self.deque.pop() {
+            return Some(new);
+        }
+        let shared = &self.shared;
+        let steal = || {
+            std::iter::once(shared.injector.steal_batch_and_pop(&self.deque))
+                .chain(self.victims().map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)))
+                .collect::<Steal<NewTask>>()
+        };
+        loop {
+            match steal() {
+                Steal::Success(new) => return Some(new),
+                Steal::Empty => return None,
+                Steal::Retry => std::thread::yield_now(),
+            }
+        }
+    }
+
+    fn victims(&self) -> impl Iterator<Item = usize> + '_ {
+        let n = self.shared.workers.len();
+        (1..n).map(move |k| (self.index + k) % n)
+    }
+
+    /// Drains the inbox, fires due timers and polls the reactor without
+    /// blocking. Returns how many green threads became ready.
+    fn maintenance(&self, idle: bool) -> usize {
+        if self.shared.is_shutdown() {
+            self.cancel_all();
+        }
+        let mut n = self.drain_inbox();
+        if !self.timers.borrow().is_empty() {
+            n += self.fire_timers();
+        }
+        if idle || self.shared.workers[self.index].io.lock().len() > 0 {
+            n += self.poll_reactor(Some(Duration::ZERO));
+        }
+        n
+    }
+
+    fn fire_timers(&self) -> usize {
+        let mut woken = Vec::new();
+        self.timers.borrow_mut().fire(Instant::now(), |task| woken.push(task));
+        let n = woken.len();
+        for task in woken {
+            crate::runtime::park::unpark_task(&task);
+        }
+        n
+    }
+
+    /// Polls the reactor; returns how many I/O events woke waiters.
+    fn poll_reactor(&self, timeout: Option<Duration>) -> usize {
+        let mut events = self.events.borrow_mut();
+        if let Err(e) = self.poll.borrow_mut().poll(&mut events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                eprintln!("verdant: worker {} reactor poll failed: {e}", self.index);
+            }
+            return 0;
+        }
+        let mut ready = Vec::new();
+        {
+            let io: parking_lot::MutexGuard<'_, IoSlab> = self.shared.workers[self.index].io.lock();
+            for event in events.iter() {
+                if event.token() == WAKE_TOKEN {
+                    continue;
+                }
+                if let Some(sched) = io.get(event.token()) {
+                    ready.push((sched.clone(), crate::runtime::reactor::Ready::from_event(event)));
+                }
+            }
+        }
+        let mut n = 0;
+        for (sched, r) in ready {
+            n += sched.wake(r);
+        }
+        n
+    }
+
+    /// Step 7: nothing to run. Sleep until work, I/O or the next timer.
+    fn sleep(&self) {
+        let deadline = self.timers.borrow_mut().next_deadline();
+        self.shared.sleep_begin(self.index);
+        if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
+            self.shared.sleep_end(self.index);
+            return;
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.poll_reactor(timeout);
+        self.shared.sleep_end(self.index);
+        self.fire_timers();
+    }
+
+    /// Cancels every green thread of this worker, once.
+    fn cancel_all(&self) {
+        if !self.cancelled_all.replace(true) {
+            let tasks: Vec<_> = self.slab.borrow().entries.iter().flatten().map(|e| e.task.clone()).collect();
+            for task in tasks {
+                task.cancel();
+                Waiter::Green(task).unpark();
+            }
+        }
+    }
+
+    fn start(&self, new: NewTask) {
+        let NewTask { task, run } = new;
+        if self.shared.is_shutdown() || task.is_cancelled() {
+            drop(run);
+            self.finish(&task);
+            return;
+        }
+        let stack = match self.stacks.borrow_mut().get(task.stack_size) {
+            Ok(stack) => stack,
+            Err(e) => {
+                *task.failure.lock() = Some(e);
+                drop(run);
+                self.finish(&task);
+                return;
+            }
+        };
+        task.home.store(self.index, Ordering::Relaxed);
+        let green = Green::new(stack, run);
+        let slot = self.slab.borrow_mut().insert(Entry {
+            green: None,
+            task: task.clone(),
+            locals: LocalMap::default(),
+        });
+        task.slot.store(slot, Ordering::Relaxed);
+        self.switch_to(task, slot, green);
+    }
+
+    fn resume(&self, task: Arc<Header>) {
+        let slot = task.slot.load(Ordering::Relaxed);
+        let green = self.slab.borrow_mut().get(slot).green.take();
+        match green {
+            Some(green) => self.switch_to(task, slot, green),
+            // Already running: a stale wakeup cannot happen by the park
+            // protocol, so this is a bug worth failing loudly on.
+            None => panic!("verdant: green thread {} resumed while not suspended", task.id),
+        }
+    }
+
+    fn switch_to(&self, task: Arc<Header>, slot: u32, green: Green) {
+        let me = &self.shared.workers[self.index];
+        me.running.store(task.id, Ordering::Relaxed);
+        me.switches.fetch_add(1, Ordering::Relaxed);
+        let (lo, hi) = green.guard;
+        overflow::enter(lo, hi, task.id, task.name.as_deref(), green.stack_size);
+        *self.current.borrow_mut() = Some((task, slot));
+        let (green, resumed) = green.resume();
+        let (task, _) = self.current.borrow_mut().take().expect("current task");
+        overflow::leave();
+        me.running.store(0, Ordering::Relaxed);
+        match resumed {
+            Resumed::Suspended(why) => {
+                self.slab.borrow_mut().get(slot).green = green;
+                if why == Suspend::Yield || !task.finish_park() {
+                    self.run_queue.borrow_mut().push_back(task);
+                }
+            }
+            Resumed::Finished(stack) => {
+                let entry = self.slab.borrow_mut().remove(slot);
+                self.stacks.borrow_mut().put(stack);
+                // Green-thread locals die with their thread, on its worker.
+                drop(entry);
+                self.finish(&task);
+            }
+        }
+    }
+
+    fn finish(&self, task: &Header) {
+        task.set_complete();
+        self.shared.task_done();
+    }
+}
+
+/// Body of a worker OS thread.
+pub(crate) fn main(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, poll: mio::Poll) {
+    overflow::ensure_altstack();
+    let local = Rc::new(Local::new(index, shared, deque, poll));
+    context::set_worker(Some(local.clone()));
+    local.run();
+    context::set_worker(None);
+}

@@ -1,0 +1,162 @@
+//! Scoped green threads: borrow from the caller's stack, like
+//! `std::thread::scope`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::error::JoinError;
+use crate::green::{wait_complete, GreenThread, JoinInner};
+use crate::runtime::scheduler::NewTask;
+use crate::runtime::task::Header;
+use crate::runtime::Handle;
+
+/// What a scope shares with the packets of its threads.
+#[derive(Debug, Default)]
+pub(crate) struct ScopeData {
+    /// Every thread spawned in the scope, to wait for.
+    tasks: Mutex<Vec<Arc<Header>>>,
+    /// Set by a packet dropped while holding a panic nobody joined.
+    pub(crate) a_thread_panicked: AtomicBool,
+}
+
+/// A scope to spawn green threads that borrow from outside it; see
+/// [`scope`].
+pub struct Scope<'scope, 'env: 'scope> {
+    handle: Handle,
+    data: Arc<ScopeData>,
+    scope: PhantomData<&'scope mut &'scope ()>,
+    env: PhantomData<&'env mut &'env ()>,
+}
+
+/// Runs `f` with a [`Scope`] whose green threads may borrow anything that
+/// outlives the call; returns once all of them have finished.
+///
+/// Like `std::thread::scope`: if a green thread panicked and was not
+/// joined, `scope` panics after all have finished; a panic of `f` resumes
+/// after all have finished.
+///
+/// ```
+/// let mut words = vec!["green", "threads"];
+/// let total = std::sync::atomic::AtomicUsize::new(0);
+/// verdant::scope(|s| {
+///     for w in &words {
+///         s.spawn(|| total.fetch_add(w.len(), std::sync::atomic::Ordering::Relaxed));
+///     }
+/// });
+/// words.push("done"); // the borrows have ended
+/// assert_eq!(total.into_inner(), 12);
+/// ```
+pub fn scope<'env, F, T>(f: F) -> T
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+{
+    let scope = Scope {
+        handle: Handle::current(),
+        data: Arc::new(ScopeData::default()),
+        scope: PhantomData,
+        env: PhantomData,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
+    // Every spawned thread, including those spawned by spawned threads,
+    // must finish before any borrow they hold can end.
+    loop {
+        let batch = std::mem::take(&mut *scope.data.tasks.lock());
+        if batch.is_empty() {
+            break;
+        }
+        for task in batch {
+            wait_complete(&task, None);
+        }
+    }
+    match result {
+        Err(payload) => resume_unwind(payload),
+        Ok(_) if scope.data.a_thread_panicked.load(Ordering::Relaxed) => {
+            panic!("a scoped green thread panicked")
+        }
+        Ok(v) => v,
+    }
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Spawns a green thread that may borrow from outside the scope.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the runtime has shut down.
+    pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let (task, packet, run) = crate::Builder::new()
+            .prepare(&self.handle, f, Some(self.data.clone()))
+            .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
+        // SAFETY: this only erases the lifetime `'scope` of the closure (the
+        // vtable and layout are those of the same trait object). `scope`
+        // does not return or unwind before `wait_complete` saw this thread
+        // complete, and a thread is marked complete only after its closure
+        // has been consumed or dropped (`Local::switch_to`, `finish_unrun`
+        // and the worker's cancelled-start path all drop `run` before
+        // `set_complete`), so nothing borrowed for `'scope` is used after
+        // `'scope` ends. Its result, which may borrow too, lives in a
+        // packet whose outcome is dropped by the body or by the handle,
+        // both within `'scope` (see `green::Packet`).
+        let run: Box<dyn FnOnce() + Send + 'static> = unsafe {
+            std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Box<dyn FnOnce() + Send + 'static>>(run)
+        };
+        self.data.tasks.lock().push(task.clone());
+        self.handle
+            .submit(NewTask { task: task.clone(), run })
+            .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
+        ScopedJoinHandle {
+            inner: JoinInner { task, packet },
+            scope: PhantomData,
+        }
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").field("data", &self.data).finish_non_exhaustive()
+    }
+}
+
+/// A handle to join a scoped green thread.
+///
+/// ```
+/// let data = vec![1, 2, 3];
+/// let sum = verdant::scope(|s| s.spawn(|| data.iter().sum::<i32>()).join().unwrap());
+/// assert_eq!(sum, 6);
+/// ```
+pub struct ScopedJoinHandle<'scope, T> {
+    inner: JoinInner<T>,
+    scope: PhantomData<&'scope ()>,
+}
+
+impl<T> ScopedJoinHandle<'_, T> {
+    /// Waits for the green thread and returns its value.
+    pub fn join(self) -> Result<T, JoinError> {
+        self.inner.join()
+    }
+
+    /// Whether it has finished.
+    pub fn is_finished(&self) -> bool {
+        self.inner.task.is_complete()
+    }
+
+    /// The green thread.
+    pub fn thread(&self) -> GreenThread {
+        self.inner.thread()
+    }
+}
+
+impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedJoinHandle").field("id", &self.inner.task.id).finish()
+    }
+}

@@ -1,0 +1,3 @@
+//! Synchronisation between green threads (and OS threads).
+
+pub(crate) mod wait_list;
