@@ -429,13 +429,10 @@ pub fn current() -> Option<GreenThread> {
 /// verdant::spawn(|| for _ in 0..3 { verdant::yield_now() }).join().unwrap();
 /// ```
 pub fn yield_now() {
-    if coroutine::in_green() {
-        if let Some(task) = park::current_task() {
-            park::check_cancelled(&task);
-        }
-        coroutine::suspend(Suspend::Yield);
-    } else {
-        std::thread::yield_now();
+    match coroutine::try_suspend(Suspend::Yield) {
+        Some(true) => park::cancelled_unwind(),
+        Some(false) => {}
+        None => std::thread::yield_now(),
     }
 }
 

@@ -36,6 +36,12 @@ pub(crate) fn yielder() -> usize {
     YIELDER.with(Cell::get)
 }
 
+/// Returns the yielder address and clears it (see `coroutine::suspend`).
+#[inline(never)]
+pub(crate) fn take_yielder() -> usize {
+    YIELDER.with(|y| y.replace(0))
+}
+
 #[inline(never)]
 pub(crate) fn set_yielder(addr: usize) {
     YIELDER.with(|y| y.set(addr));

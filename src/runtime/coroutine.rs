@@ -41,7 +41,8 @@ pub(crate) enum Suspend {
     Park,
 }
 
-type Inner = Coroutine<(), Suspend, (), PooledStack>;
+/// Resume input: whether the green thread has been cancelled.
+type Inner = Coroutine<bool, Suspend, (), PooledStack>;
 
 /// A green thread's stack and saved context. `!Send` by construction.
 pub(crate) struct Green {
@@ -64,8 +65,8 @@ impl Green {
     pub(crate) fn new(stack: PooledStack, body: impl FnOnce() + 'static) -> Green {
         let guard = stack.guard_range();
         let stack_size = stack.usable_size();
-        let inner = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
-            context::set_yielder(yielder as *const Yielder<(), Suspend> as usize);
+        let inner = Coroutine::with_stack(stack, move |yielder: &Yielder<bool, Suspend>, _| {
+            context::set_yielder(yielder as *const Yielder<bool, Suspend> as usize);
             body();
             context::set_yielder(0);
         });
@@ -76,10 +77,11 @@ impl Green {
         }
     }
 
-    /// Runs the green thread until it suspends or finishes.
+    /// Runs the green thread until it suspends or finishes; `cancelled` is
+    /// what the pending [`suspend`] returns.
     #[inline]
-    pub(crate) fn resume(mut self) -> (Option<Green>, Resumed) {
-        match self.inner.resume(()) {
+    pub(crate) fn resume(mut self, cancelled: bool) -> (Option<Green>, Resumed) {
+        match self.inner.resume(cancelled) {
             CoroutineResult::Yield(why) => (Some(self), Resumed::Suspended(why)),
             CoroutineResult::Return(()) => {
                 let stack = self.inner.into_stack();
@@ -94,22 +96,30 @@ pub(crate) fn in_green() -> bool {
     context::yielder() != 0
 }
 
-/// Switches from the running green thread back to its worker.
+/// Switches from the running green thread back to its worker. Returns
+/// whether the thread was cancelled meanwhile (the worker tells it).
 ///
 /// # Panics
 ///
 /// Panics if called outside a green thread.
+pub(crate) fn suspend(why: Suspend) -> bool {
+    try_suspend(why).expect("verdant: suspend called outside a green thread")
+}
+
+/// [`suspend`] if the caller is a green thread, else `None` at once.
 #[inline(never)]
-pub(crate) fn suspend(why: Suspend) {
-    let addr = context::yielder();
-    assert!(addr != 0, "verdant: suspend called outside a green thread");
-    context::set_yielder(0);
+pub(crate) fn try_suspend(why: Suspend) -> Option<bool> {
+    let addr = context::take_yielder();
+    if addr == 0 {
+        return None;
+    }
     // SAFETY: by the module invariant, a non-zero `context::yielder()` is the
     // address of the `Yielder` of the coroutine whose body is executing on
     // this thread, and we are on that coroutine's stack (this function is
     // only reached from green-thread code), so the `Yielder` is alive and
     // this is the coroutine it belongs to. `Yielder::suspend` takes `&self`.
-    let yielder = unsafe { &*(addr as *const Yielder<(), Suspend>) };
-    yielder.suspend(why);
+    let yielder = unsafe { &*(addr as *const Yielder<bool, Suspend>) };
+    let cancelled = yielder.suspend(why);
     context::set_yielder(addr);
+    Some(cancelled)
 }

@@ -55,7 +55,7 @@ impl Default for Config {
         Config {
             workers: thread::available_parallelism().map_or(1, |n| n.get()),
             stack_size: DEFAULT_STACK_SIZE,
-            thread_name: "verdant-worker".into(),
+            thread_name: "verdant".into(),
             watchdog: Some(Duration::from_millis(100)),
             keep_resident_stacks: 1024,
             max_blocking_threads: 512,
@@ -96,7 +96,9 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Name prefix of the worker threads (default `verdant-worker`).
+    /// Name prefix of the runtime's OS threads (default `verdant`): workers
+    /// are `PREFIX-worker-N`, blocking-pool threads `PREFIX-blocking`, the
+    /// watchdog `PREFIX-watchdog`.
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.config.thread_name = name.into();
         self
@@ -208,12 +210,14 @@ impl Runtime {
         let rt = Runtime {
             handle: handle.clone(),
             threads: Mutex::new(Vec::new()),
-            watchdog: config.watchdog.map(|t| watchdog::Watchdog::start(handle.shared.clone(), t)),
+            watchdog: config
+                .watchdog
+                .map(|t| watchdog::Watchdog::start(handle.shared.clone(), t, &config.thread_name)),
         };
         for (index, (poll, deque)) in polls.into_iter().zip(deques).enumerate() {
             let shared = handle.shared.clone();
             let thread = thread::Builder::new()
-                .name(format!("{}-{index}", config.thread_name))
+                .name(format!("{}-worker-{index}", config.thread_name))
                 .spawn(move || scheduler::worker::main(index, shared, deque, poll))?;
             rt.threads.lock().push(thread);
         }
@@ -306,7 +310,7 @@ impl Drop for Runtime {
 fn finish_unrun(shared: &Shared, new: NewTask) {
     drop(new.run);
     new.task.set_complete();
-    shared.task_done();
+    shared.task_done(&new.task);
 }
 
 impl fmt::Debug for Runtime {

@@ -199,15 +199,12 @@ impl Local {
             match self.next() {
                 Some(Next::Resume(task)) => self.resume(task),
                 Some(Next::Start(new)) => self.start(new),
-                None => {
-                    if self.shared.is_shutdown() {
-                        self.cancel_all();
-                        if self.slab.borrow().len == 0 {
-                            return;
-                        }
-                    }
-                    self.sleep();
+                None if self.shared.is_shutdown() && !self.cancelled_all.get() => {
+                    // Unparks every thread here onto the run queue: run them.
+                    self.cancel_all();
                 }
+                None if self.shared.is_shutdown() && self.slab.borrow().len == 0 => return,
+                None => self.sleep(),
             }
         }
     }
@@ -350,6 +347,9 @@ impl Local {
 
     /// Step 7: nothing to run. Sleep until work, I/O or the next timer.
     fn sleep(&self) {
+        if !self.run_queue.borrow().is_empty() || self.lifo.borrow().is_some() {
+            return;
+        }
         let deadline = self.timers.borrow_mut().next_deadline();
         self.shared.sleep_begin(self.index);
         if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
@@ -414,11 +414,14 @@ impl Local {
     fn switch_to(&self, task: Arc<Header>, slot: u32, green: Green) {
         let me = &self.shared.workers[self.index];
         me.running.store(task.id, Ordering::Relaxed);
-        me.switches.fetch_add(1, Ordering::Relaxed);
+        // Single writer: a plain store, no locked read-modify-write.
+        let switches = me.switches.load(Ordering::Relaxed);
+        me.switches.store(switches.wrapping_add(1), Ordering::Relaxed);
+        let cancelled = task.is_cancelled();
         let (lo, hi) = green.guard;
         overflow::enter(lo, hi, task.id, task.name.as_deref(), green.stack_size);
         *self.current.borrow_mut() = Some((task, slot));
-        let (green, resumed) = green.resume();
+        let (green, resumed) = green.resume(cancelled);
         let (task, _) = self.current.borrow_mut().take().expect("current task");
         overflow::leave();
         me.running.store(0, Ordering::Relaxed);
@@ -441,7 +444,7 @@ impl Local {
 
     fn finish(&self, task: &Header) {
         task.set_complete();
-        self.shared.task_done();
+        self.shared.task_done(task);
     }
 }
 
