@@ -68,17 +68,15 @@ fn parent() {
             let case = format!("N = {}: {case}", support::grouped(n));
             support::print_row(&case, unit, v, t, VerdantOverPeer("tokio"));
         }
-        if samples
-            .iter()
-            .flatten()
-            .any(|m| m[1] > SLEEP.as_secs_f64() * 1e3)
-        {
+        if samples.iter().flatten().any(|m| m[1] > SLEEP.as_secs_f64() * 1e3) {
             late.push(n);
         }
     }
     for n in late {
         let n = support::grouped(n);
-        println!("\nN = {n}: a run needed over 2 s to get all asleep, so early sleepers had woken: RSS is a lower bound.");
+        println!(
+            "\nN = {n}: a run needed over 2 s to get all asleep, so early sleepers had woken: RSS is a lower bound."
+        );
     }
 }
 

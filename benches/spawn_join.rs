@@ -39,12 +39,7 @@ fn main() {
         &mut || trt.block_on(tokio_inside(TASKS)),
         &mut || std_threads(STD_THREADS),
     ]);
-    let (inside, outside, tokio, std) = (
-        s[0].per(TASKS),
-        s[1].per(TASKS),
-        s[2].per(TASKS),
-        s[3].per(STD_THREADS),
-    );
+    let (inside, outside, tokio, std) = (s[0].per(TASKS), s[1].per(TASKS), s[2].per(TASKS), s[3].per(STD_THREADS));
 
     let title = "spawn_join: spawn 100 000 tasks returning an integer, join all";
     let env = [("BENCH_WORKERS", workers.to_string())];
@@ -112,10 +107,7 @@ async fn tokio_inside(n: usize) -> Duration {
 fn std_threads(n: usize) -> Duration {
     let start = Instant::now();
     let handles: Vec<_> = (0..n).map(|i| std::thread::spawn(move || i % 7)).collect();
-    let sum: usize = handles
-        .into_iter()
-        .map(|h| h.join().expect("thread failed"))
-        .sum();
+    let sum: usize = handles.into_iter().map(|h| h.join().expect("thread failed")).sum();
     black_box(sum);
     start.elapsed()
 }

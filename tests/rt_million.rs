@@ -50,11 +50,21 @@ fn a_million_concurrent_guarded_sleepers() {
     let extra_maps = maps() - maps_before;
     let per_thread_kib = (rss_kib() - rss_before) as f64 / N as f64;
     eprintln!("1M sleepers: {extra_maps} extra mappings, {per_thread_kib:.2} KiB RSS each");
-    assert!(extra_maps < 10_000, "1M stacks took {extra_maps} kernel mappings (limit 65530)");
-    assert!(per_thread_kib < 8.0, "{per_thread_kib:.2} KiB per sleeping green thread");
+    assert!(
+        extra_maps < 10_000,
+        "1M stacks took {extra_maps} kernel mappings (limit 65530)"
+    );
+    assert!(
+        per_thread_kib < 8.0,
+        "{per_thread_kib:.2} KiB per sleeping green thread"
+    );
     // Wake them all by cancellation: each unwinds out of its sleep.
     handles.iter().for_each(verdant::JoinHandle::cancel);
-    let cancelled = handles.into_iter().map(|h| h.join()).filter(|r| matches!(r, Err(e) if e.is_cancelled())).count();
+    let cancelled = handles
+        .into_iter()
+        .map(|h| h.join())
+        .filter(|r| matches!(r, Err(e) if e.is_cancelled()))
+        .count();
     assert_eq!(cancelled, N);
     assert_eq!(rt.handle().green_threads(), 0);
 }

@@ -47,7 +47,9 @@ fn pool_backpressure_from_a_plain_thread_and_panics_free_their_slot() {
     let _w = watchdog(Duration::from_secs(60));
     let rt = rt(2);
     let pool = verdant::GreenPool::with_handle(3, rt.handle().clone());
-    let hs: Vec<_> = (0..30).map(|i| pool.spawn(move || if i % 3 == 0 { panic!("task {i}") } else { i })).collect();
+    let hs: Vec<_> = (0..30)
+        .map(|i| pool.spawn(move || if i % 3 == 0 { panic!("task {i}") } else { i }))
+        .collect();
     pool.waitall();
     let panics = hs.into_iter().map(|h| h.join()).filter(|r| r.is_err()).count();
     assert_eq!(panics, 10);

@@ -25,7 +25,10 @@ fn scoped_threads_borrow_and_mutate_disjoint_data() {
         }
     });
     assert_eq!(counter.load(Ordering::SeqCst), 10);
-    assert!(data.chunks(100).enumerate().all(|(i, c)| c.iter().all(|&x| x == i as u64)));
+    assert!(data
+        .chunks(100)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|&x| x == i as u64)));
 }
 
 #[test]
@@ -60,7 +63,11 @@ fn an_unjoined_panic_makes_the_scope_panic_after_all_finish() {
         })
     }));
     assert!(r.is_err());
-    assert_eq!(finished.load(Ordering::SeqCst), 1, "scope returned before its threads finished");
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "scope returned before its threads finished"
+    );
 }
 
 #[test]

@@ -29,7 +29,11 @@ fn threads_named(prefix: &str) -> usize {
 fn drop_cancels_parked_and_queued_threads_and_joins_every_thread() {
     let _w = watchdog(Duration::from_secs(60));
     let dropped = Arc::new(AtomicUsize::new(0));
-    let rt = verdant::Runtime::builder().workers(3).thread_name("sdtest").build().unwrap();
+    let rt = verdant::Runtime::builder()
+        .workers(3)
+        .thread_name("sdtest")
+        .build()
+        .unwrap();
     let started = Arc::new(AtomicUsize::new(0));
     let mut handles = Vec::new();
     for _ in 0..300 {
@@ -47,7 +51,11 @@ fn drop_cancels_parked_and_queued_threads_and_joins_every_thread() {
     // Workers, watchdog, and the blocking thread.
     assert!(threads_named("sdtest-") >= 5);
     drop(rt);
-    assert_eq!(dropped.load(Ordering::SeqCst), 300, "destructors of cancelled threads ran");
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        300,
+        "destructors of cancelled threads ran"
+    );
     assert!(handles.into_iter().all(|h| h.join().unwrap_err().is_cancelled()));
     assert_eq!(threads_named("sdtest-"), 0, "the runtime left OS threads behind");
 }

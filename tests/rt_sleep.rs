@@ -53,10 +53,15 @@ fn sleepers_on_one_worker_do_not_block_each_other() {
     let rt = rt(1);
     let t = Instant::now();
     rt.block_on(|| {
-        let hs: Vec<_> = (0..5_000).map(|_| verdant::spawn(|| verdant::sleep(Duration::from_millis(50)))).collect();
+        let hs: Vec<_> = (0..5_000)
+            .map(|_| verdant::spawn(|| verdant::sleep(Duration::from_millis(50))))
+            .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
     });
-    assert!(t.elapsed() < Duration::from_secs(5_000 * 50 / 1000), "sleeps ran serially");
+    assert!(
+        t.elapsed() < Duration::from_secs(5_000 * 50 / 1000),
+        "sleeps ran serially"
+    );
 }
 
 #[test]

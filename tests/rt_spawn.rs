@@ -46,7 +46,11 @@ fn every_thread_runs_exactly_once_under_a_mix_of_yields_sleeps_and_joins() {
         }
     });
     let bad: Vec<_> = (0..N).filter(|&i| runs[i].load(Ordering::Relaxed) != 1).collect();
-    assert!(bad.is_empty(), "threads not run exactly once: {:?}", &bad[..bad.len().min(10)]);
+    assert!(
+        bad.is_empty(),
+        "threads not run exactly once: {:?}",
+        &bad[..bad.len().min(10)]
+    );
     assert_eq!(rt.handle().green_threads(), 0);
 }
 
@@ -103,7 +107,11 @@ fn started_threads_never_change_worker() {
             .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
     });
-    assert_eq!(moved.load(Ordering::Relaxed), 0, "a started green thread changed OS thread");
+    assert_eq!(
+        moved.load(Ordering::Relaxed),
+        0,
+        "a started green thread changed OS thread"
+    );
 }
 
 #[test]

@@ -53,9 +53,7 @@ impl Stats {
 /// Parses env `name` as a number, or returns `default` when it is unset.
 pub fn env_usize(name: &str, default: usize) -> usize {
     match env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Ok(v) => v.parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
         Err(_) => default,
     }
 }
@@ -135,11 +133,7 @@ pub fn print_row(case: &str, unit: &str, verdant: Stats, peer: Stats, ratio: Rat
         Ratio::VerdantOverPeer(p) => format!("verdant/{p} = {}", num(verdant.median / peer.median)),
         Ratio::PeerOverVerdant(p) => format!("{p}/verdant = {}", num(peer.median / verdant.median)),
     };
-    println!(
-        "| {case} | {} | {} | {ratio} |",
-        cell(verdant, unit),
-        cell(peer, unit)
-    );
+    println!("| {case} | {} | {} | {ratio} |", cell(verdant, unit), cell(peer, unit));
 }
 
 fn cell(s: Stats, unit: &str) -> String {

@@ -5,7 +5,7 @@
 //! suspends from deep inside ordinary code (`TcpStream::read` → `park` →
 //! `suspend`), far from the body's frame. The body therefore publishes the
 //! yielder's address in a thread-local (`context::yielder`), and [`suspend`]
-//! reads it back.
+//! reads it back (`context::take_yielder`).
 //!
 //! # Invariant
 //!
@@ -89,11 +89,6 @@ impl Green {
             }
         }
     }
-}
-
-/// Whether the caller runs on a green thread's stack.
-pub(crate) fn in_green() -> bool {
-    context::yielder() != 0
 }
 
 /// Switches from the running green thread back to its worker. Returns

@@ -412,8 +412,6 @@ impl fmt::Debug for Handle {
 fn global() -> &'static Handle {
     static GLOBAL: OnceLock<Runtime> = OnceLock::new();
     &GLOBAL
-        .get_or_init(|| {
-            Runtime::new().unwrap_or_else(|e| panic!("verdant: cannot start the global runtime: {e}"))
-        })
+        .get_or_init(|| Runtime::new().unwrap_or_else(|e| panic!("verdant: cannot start the global runtime: {e}")))
         .handle
 }

@@ -70,13 +70,7 @@ thread_local! {
 /// `[guard_lo, guard_hi)` is its stack's guard page, `stack_size` its usable
 /// size (for the message), `name`/`id` identify it.
 #[inline]
-pub(crate) fn enter(
-    guard_lo: usize,
-    guard_hi: usize,
-    id: u64,
-    name: Option<&str>,
-    stack_size: usize,
-) {
+pub(crate) fn enter(guard_lo: usize, guard_hi: usize, id: u64, name: Option<&str>, stack_size: usize) {
     let _ = CURRENT.try_with(|c| {
         c.id.set(id);
         c.stack_size.set(stack_size);
@@ -369,10 +363,7 @@ pub(crate) fn ensure_altstack() {
     let page = page_size();
     // SAFETY: getauxval has no preconditions (0 if the entry is missing).
     let min = unsafe { libc::getauxval(libc::AT_MINSIGSTKSZ) } as usize;
-    let size = ALTSTACK_SIZE
-        .max(4 * min)
-        .max(libc::SIGSTKSZ)
-        .next_multiple_of(page);
+    let size = ALTSTACK_SIZE.max(4 * min).max(libc::SIGSTKSZ).next_multiple_of(page);
     let prot = libc::PROT_READ | libc::PROT_WRITE;
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
     // SAFETY: fresh mapping at a kernel-chosen address; affects no memory.
@@ -410,16 +401,9 @@ mod tests {
 
     /// Re-runs this test binary on [`child`] with `CHILD_ENV=mode`.
     fn run_child(mode: &str, envs: &[(&str, &str)]) -> (Output, String) {
-        let path = module_path!()
-            .split_once("::")
-            .map_or(module_path!(), |p| p.1);
+        let path = module_path!().split_once("::").map_or(module_path!(), |p| p.1);
         let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                &format!("{path}::child"),
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", &format!("{path}::child"), "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, mode)
             .envs(envs.iter().copied())
             .output()
@@ -523,11 +507,7 @@ mod tests {
             let (out, stderr) = run_child("named", envs);
             let want = format!("green thread deep overflowed its {SIZE}-byte stack\n");
             assert!(stderr.contains(&want), "{envs:?}: {stderr}");
-            assert_eq!(
-                out.status.signal(),
-                Some(libc::SIGABRT),
-                "{envs:?}: {stderr}"
-            );
+            assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{envs:?}: {stderr}");
         }
     }
 
@@ -559,10 +539,7 @@ mod tests {
     fn report_format() {
         let mut buf = [0u8; 64 + NAME_CAP];
         let named = format_report(&mut buf, Some(b"deep"), 1, 262_144);
-        assert_eq!(
-            named,
-            b"green thread deep overflowed its 262144-byte stack\n"
-        );
+        assert_eq!(named, b"green thread deep overflowed its 262144-byte stack\n");
         let unnamed = format_report(&mut buf, None, u64::MAX, 0);
         assert_eq!(
             unnamed,
@@ -581,12 +558,7 @@ mod tests {
             "{stored}"
         );
         assert!(len <= NAME_CAP);
-        CURRENT.with(|c| {
-            assert_eq!(
-                (c.guard_lo.get(), c.guard_hi.get(), c.id.get()),
-                (10, 20, 7)
-            )
-        });
+        CURRENT.with(|c| assert_eq!((c.guard_lo.get(), c.guard_hi.get(), c.id.get()), (10, 20, 7)));
         leave();
         CURRENT.with(|c| assert_eq!((c.guard_lo.get(), c.guard_hi.get()), (0, 0)));
     }
@@ -611,10 +583,7 @@ mod tests {
             let first = current_altstack();
             assert_eq!(first.ss_flags & libc::SS_DISABLE, 0);
             assert!(first.ss_size >= ALTSTACK_SIZE);
-            assert_eq!(
-                ALTSTACK.with(|a| a.map.get()) + page_size(),
-                first.ss_sp as usize
-            );
+            assert_eq!(ALTSTACK.with(|a| a.map.get()) + page_size(), first.ss_sp as usize);
             ensure_altstack();
             assert_eq!(current_altstack().ss_sp, first.ss_sp);
         })

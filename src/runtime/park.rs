@@ -87,11 +87,7 @@ pub(crate) fn park(deadline: Option<Instant>) -> Wake {
     park_thread(deadline)
 }
 
-fn park_green(
-    local: &scheduler::worker::Local,
-    task: &Arc<Header>,
-    deadline: Option<Instant>,
-) -> Wake {
+fn park_green(local: &scheduler::worker::Local, task: &Arc<Header>, deadline: Option<Instant>) -> Wake {
     check_cancelled(task);
     if task.take_token() {
         return Wake::Unparked;

@@ -205,9 +205,7 @@ fn mprotect_cap() -> (usize, usize) {
 fn reserve_mprotect_guard() -> io::Result<()> {
     let (cap, max) = mprotect_cap();
     MPROTECT_GUARDS
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-            (n < cap).then_some(n + 1)
-        })
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < cap).then_some(n + 1))
         .map(drop)
         .map_err(|_| {
             io::Error::new(
@@ -322,9 +320,7 @@ impl StackPool {
         let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "stack size too large");
         let slot_len = usable.checked_add(self.page).ok_or_else(too_large)?;
         let slots_per_chunk = (CHUNK_BYTES / slot_len).max(MIN_SLOTS_PER_CHUNK);
-        slot_len
-            .checked_mul(slots_per_chunk)
-            .ok_or_else(too_large)?;
+        slot_len.checked_mul(slots_per_chunk).ok_or_else(too_large)?;
         let (free, chunks) = (Vec::new(), Vec::new());
         self.classes.push(SizeClass {
             usable,
@@ -341,27 +337,16 @@ impl StackPool {
     fn carve_slow(&mut self, index: usize) -> io::Result<PooledStack> {
         let (mode, page) = (self.mode, self.page);
         let class = &mut self.classes[index];
-        if class
-            .chunks
-            .last()
-            .is_none_or(|c| c.carved == class.slots_per_chunk)
-        {
+        if class.chunks.last().is_none_or(|c| c.carved == class.slots_per_chunk) {
             let len = class.slot_len * class.slots_per_chunk;
             let addr = map_anon(len)?;
             // SAFETY: `addr..addr + len` was just mapped and holds no stack;
             // NOHUGEPAGE only changes how it is backed, never its contents.
             // Best effort: it fails only on kernels without THP.
             let _ = unsafe { madvise(addr, len, libc::MADV_NOHUGEPAGE) };
-            class.chunks.push(Chunk {
-                addr,
-                len,
-                carved: 0,
-            });
+            class.chunks.push(Chunk { addr, len, carved: 0 });
         }
-        let chunk = class
-            .chunks
-            .last_mut()
-            .expect("a chunk with room was just ensured");
+        let chunk = class.chunks.last_mut().expect("a chunk with room was just ensured");
         let lo = chunk.addr + chunk.carved * class.slot_len;
         // SAFETY: slot `carved` lies in `chunk` (carved < slots_per_chunk)
         // and was never handed out, so nothing refers to its first page.
@@ -537,10 +522,7 @@ mod tests {
     }
 
     fn maps_lines() -> usize {
-        std::fs::read_to_string("/proc/self/maps")
-            .unwrap()
-            .lines()
-            .count()
+        std::fs::read_to_string("/proc/self/maps").unwrap().lines().count()
     }
 
     /// Reads and writes the top word of a stack.
@@ -550,16 +532,9 @@ mod tests {
 
     /// Re-runs this test binary on one test with `CHILD_ENV` set.
     fn run_child(test: &str, envs: &[(&str, &str)]) -> Output {
-        let path = module_path!()
-            .split_once("::")
-            .map_or(module_path!(), |p| p.1);
+        let path = module_path!().split_once("::").map_or(module_path!(), |p| p.1);
         Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                &format!("{path}::{test}"),
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", &format!("{path}::{test}"), "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, "1")
             .envs(envs.iter().copied())
             .output()
@@ -644,10 +619,7 @@ mod tests {
             pool.put(s);
             let s = pool.get(64 * KIB).unwrap();
             assert_eq!(s.guard_range().0, guard, "{mode:?}: LIFO");
-            assert!(
-                faults(guard) && faults(lo - 1),
-                "{mode:?}: DONTNEED dropped the guard"
-            );
+            assert!(faults(guard) && faults(lo - 1), "{mode:?}: DONTNEED dropped the guard");
             // SAFETY: as above; decommitted memory reads back as zero.
             let top_word = unsafe { top(&s).read_volatile() };
             assert_eq!(top_word, 0, "{mode:?}: not decommitted");
@@ -701,11 +673,7 @@ mod tests {
     fn mprotect_cap_error_names_sysctl() {
         let out = run_child("child_mprotect_cap", &[(GUARD_ENV, "mprotect")]);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("cap hit after"), "{stdout}");
     }
 

@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Steal, Worker as Deque};
 
 use super::{NewTask, Shared};
-use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::local::LocalMap;
+use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
@@ -274,7 +274,10 @@ impl Local {
         let shared = &self.shared;
         let steal = || {
             std::iter::once(shared.injector.steal_batch_and_pop(&self.deque))
-                .chain(self.victims().map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)))
+                .chain(
+                    self.victims()
+                        .map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)),
+                )
                 .collect::<Steal<NewTask>>()
         };
         loop {
@@ -365,7 +368,14 @@ impl Local {
     /// Cancels every green thread of this worker, once.
     fn cancel_all(&self) {
         if !self.cancelled_all.replace(true) {
-            let tasks: Vec<_> = self.slab.borrow().entries.iter().flatten().map(|e| e.task.clone()).collect();
+            let tasks: Vec<_> = self
+                .slab
+                .borrow()
+                .entries
+                .iter()
+                .flatten()
+                .map(|e| e.task.clone())
+                .collect();
             for task in tasks {
                 task.cancel();
                 Waiter::Green(task).unpark();
