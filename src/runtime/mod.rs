@@ -309,8 +309,8 @@ impl Drop for Runtime {
 
 fn finish_unrun(shared: &Shared, new: NewTask) {
     drop(new.run);
-    new.task.set_complete();
     shared.task_done(&new.task);
+    new.task.set_complete();
 }
 
 impl fmt::Debug for Runtime {

@@ -452,9 +452,11 @@ impl Local {
         }
     }
 
+    /// Bookkeeping first, then completion: whoever `join` wakes sees the
+    /// runtime's counts already updated.
     fn finish(&self, task: &Header) {
-        task.set_complete();
         self.shared.task_done(task);
+        task.set_complete();
     }
 }
 
