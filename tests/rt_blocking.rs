@@ -41,3 +41,27 @@ fn spawn_blocking_from_a_plain_thread() {
     let h = verdant::spawn_blocking(|| std::thread::current().name().map(str::to_owned));
     assert_eq!(h.join().unwrap().as_deref(), Some("verdant-blocking"));
 }
+
+#[test]
+fn idle_blocking_threads_retire() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = verdant::Runtime::builder()
+        .workers(1)
+        .thread_name("retire")
+        .blocking_keep_alive(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let hs: Vec<_> = (0..4).map(|i| rt.block_on(move || verdant::spawn_blocking(move || i))).collect();
+    drop(hs);
+    let count = || {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|n| n.starts_with("retire-blocking"))
+            .count()
+    };
+    // Eventually (bounded by the watchdog) every idle pool thread exits.
+    while count() > 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

@@ -125,6 +125,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How long an idle [`crate::spawn_blocking`] thread waits for another
+    /// job before it exits (default 10 s).
+    pub fn blocking_keep_alive(mut self, idle: Duration) -> Self {
+        self.config.blocking_keep_alive = idle;
+        self
+    }
+
     /// Builds the runtime and starts its workers.
     ///
     /// # Errors
@@ -287,6 +294,10 @@ fn validate(config: &Config) -> io::Result<()> {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let shared = &self.handle.shared;
+        if context::worker().is_some_and(|w| Arc::ptr_eq(&w.shared, shared)) {
+            // Joining our own worker thread would never return.
+            panic!("verdant: a Runtime cannot be dropped from one of its own worker threads");
+        }
         shared.begin_shutdown();
         for t in self.threads.get_mut().drain(..) {
             // A worker thread never unwinds: green panics are caught.

@@ -55,6 +55,8 @@ const MAINTENANCE_TICKS: u32 = 61;
 const FAIRNESS_TICKS: u32 = 31;
 /// How many times in a row the LIFO slot may jump the run queue.
 const MAX_LIFO_STREAK: u32 = 3;
+/// Rounds of ~32 pause instructions a worker spins before it sleeps.
+const SPIN_ROUNDS: u32 = 64;
 /// Reactor events taken per poll.
 const EVENTS: usize = 1024;
 
@@ -353,6 +355,9 @@ impl Local {
         if !self.run_queue.borrow().is_empty() || self.lifo.borrow().is_some() {
             return;
         }
+        if self.spin_for_work() {
+            return;
+        }
         let deadline = self.timers.borrow_mut().next_deadline();
         self.shared.sleep_begin(self.index);
         if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
@@ -363,6 +368,21 @@ impl Local {
         self.poll_reactor(timeout);
         self.shared.sleep_end(self.index);
         self.fire_timers();
+    }
+
+    /// Before sleeping, look again for a few microseconds (Go's "spinning"
+    /// worker): work that arrives in a steady stream is then picked up
+    /// without a wakeup syscall on either side. Returns whether work came.
+    fn spin_for_work(&self) -> bool {
+        for _ in 0..SPIN_ROUNDS {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
+                return true;
+            }
+        }
+        false
     }
 
     /// Cancels every green thread of this worker, once.
