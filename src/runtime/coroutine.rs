@@ -56,7 +56,8 @@ pub(crate) struct Green {
 /// What a resumed green thread did.
 pub(crate) enum Resumed {
     Suspended(Suspend),
-    Finished(PooledStack),
+    /// Done: take its stack back with [`Green::into_stack`].
+    Finished,
 }
 
 impl Green {
@@ -80,14 +81,16 @@ impl Green {
     /// Runs the green thread until it suspends or finishes; `cancelled` is
     /// what the pending [`suspend`] returns.
     #[inline]
-    pub(crate) fn resume(mut self, cancelled: bool) -> (Option<Green>, Resumed) {
+    pub(crate) fn resume(&mut self, cancelled: bool) -> Resumed {
         match self.inner.resume(cancelled) {
-            CoroutineResult::Yield(why) => (Some(self), Resumed::Suspended(why)),
-            CoroutineResult::Return(()) => {
-                let stack = self.inner.into_stack();
-                (None, Resumed::Finished(stack))
-            }
+            CoroutineResult::Yield(why) => Resumed::Suspended(why),
+            CoroutineResult::Return(()) => Resumed::Finished,
         }
+    }
+
+    /// The stack of a finished green thread, for reuse.
+    pub(crate) fn into_stack(self) -> PooledStack {
+        self.inner.into_stack()
     }
 }
 
