@@ -119,6 +119,7 @@ pub struct ResolverBuilder {
     resolv_conf: Option<PathBuf>,
     hosts_file: Option<PathBuf>,
     nameservers: Option<Vec<SocketAddr>>,
+    nameserver_port: Option<u16>,
     search: Option<Vec<String>>,
     ndots: Option<u32>,
     timeout: Option<Duration>,
@@ -134,6 +135,7 @@ impl Default for ResolverBuilder {
             resolv_conf: None,
             hosts_file: None,
             nameservers: None,
+            nameserver_port: None,
             search: None,
             ndots: None,
             timeout: None,
@@ -170,6 +172,14 @@ impl ResolverBuilder {
     /// The nameservers to ask, in order (overrides `resolv.conf`'s).
     pub fn nameservers(mut self, servers: impl IntoIterator<Item = SocketAddr>) -> Self {
         self.nameservers = Some(servers.into_iter().collect());
+        self
+    }
+
+    /// The port of the nameservers read from `resolv.conf` (which cannot
+    /// say; default 53). Explicit [`nameservers`](Self::nameservers) keep
+    /// their own ports.
+    pub fn nameserver_port(mut self, port: u16) -> Self {
+        self.nameserver_port = Some(port);
         self
     }
 
@@ -442,7 +452,13 @@ impl Green {
             .unwrap_or_default();
         let o = &self.overrides;
         ResolvConf {
-            nameservers: o.nameservers.clone().unwrap_or(base.nameservers),
+            nameservers: o.nameservers.clone().unwrap_or_else(|| {
+                let mut servers = base.nameservers;
+                if let Some(port) = o.nameserver_port {
+                    servers.iter_mut().for_each(|s| s.set_port(port));
+                }
+                servers
+            }),
             search: o.search.clone().unwrap_or(base.search),
             ndots: o.ndots.unwrap_or(base.ndots),
             timeout: o.timeout.unwrap_or(base.timeout),
