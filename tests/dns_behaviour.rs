@@ -288,3 +288,37 @@ fn rotate_spreads_queries() {
     });
     assert_eq!((a.queries(), b.queries()), (4, 4));
 }
+
+#[test]
+fn system_mode_runs_getaddrinfo_on_the_blocking_pool() {
+    let _w = watchdog("system_mode", Duration::from_secs(30));
+    // Only a name the hosts file answers, and only if nsswitch consults
+    // files first: this must not send a query to the machine's nameserver.
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let nss = std::fs::read_to_string("/etc/nsswitch.conf").unwrap_or_default();
+    let files_first = nss
+        .lines()
+        .find(|l| l.trim_start().starts_with("hosts:"))
+        .is_some_and(|l| l.split_whitespace().nth(1) == Some("files"));
+    let has_localhost = hosts.lines().any(|l| {
+        l.split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .any(|n| n == "localhost")
+    });
+    if !(files_first && has_localhost) {
+        eprintln!("SKIPPED: system_mode needs `localhost` in /etc/hosts and `hosts: files ...` in nsswitch.conf");
+        return;
+    }
+    let r = Resolver::builder()
+        .mode(verdant::net::ResolverMode::System)
+        .build()
+        .unwrap();
+    let ips = runtime().block_on(move || r.lookup_ip("localhost").unwrap().collect::<Vec<_>>());
+    assert!(
+        !ips.is_empty() && ips.iter().all(|ip| ip.is_loopback()),
+        "{ips:?}"
+    );
+}

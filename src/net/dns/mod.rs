@@ -44,6 +44,7 @@
 mod cache;
 mod error;
 mod files;
+mod limit;
 mod query;
 mod resolver;
 mod transport;
@@ -53,7 +54,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
 pub use error::{ResolveError, ResolveErrorKind};
-pub use resolver::{Resolver, ResolverBuilder, ResolverMode, DEFAULT_CACHE_SIZE};
+pub use resolver::{
+    Resolver, ResolverBuilder, ResolverMode, DEFAULT_CACHE_SIZE, DEFAULT_MAX_IN_FLIGHT,
+};
 
 /// The addresses of a host, as returned by [`lookup_host`] and
 /// [`Resolver::lookup_ip`].

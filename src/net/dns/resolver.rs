@@ -28,11 +28,15 @@ use hickory_proto::rr::{Name, RecordType};
 use super::cache::{Cache, Cached};
 use super::error::{ResolveError, ResolveErrorKind};
 use super::files::{normalize, Hosts, ResolvConf, Watched};
+use super::limit::Limit;
 use super::query::{self, Answer, Failure, Outcome};
 use super::LookupHost;
 
 /// Default number of cached (name, type) answers.
 pub const DEFAULT_CACHE_SIZE: usize = 4096;
+
+/// Default most exchanges (one name, A and AAAA) in flight per resolver.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// How a [`Resolver`] resolves names.
 ///
@@ -83,6 +87,8 @@ pub struct Resolver {
     inner: Arc<Inner>,
 }
 
+// Lives in an `Arc`: one allocation either way.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
     Green(Green),
     System,
@@ -126,6 +132,7 @@ pub struct ResolverBuilder {
     attempts: Option<u32>,
     rotate: Option<bool>,
     cache_size: usize,
+    max_in_flight: usize,
 }
 
 impl Default for ResolverBuilder {
@@ -142,6 +149,7 @@ impl Default for ResolverBuilder {
             attempts: None,
             rotate: None,
             cache_size: DEFAULT_CACHE_SIZE,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -230,6 +238,16 @@ impl ResolverBuilder {
         self
     }
 
+    /// Most exchanges with nameservers in flight at once (default
+    /// [`DEFAULT_MAX_IN_FLIGHT`]); further lookups wait their turn. Each
+    /// exchange sends up to two datagrams (A and AAAA); a burst larger than
+    /// the server's socket buffer gets datagrams dropped, and each drop
+    /// costs a whole `timeout`.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
     /// Builds the resolver. Files are read now and again when they change.
     ///
     /// # Errors
@@ -255,6 +273,7 @@ impl ResolverBuilder {
                     .map(|p| Watched::new(p, Hosts::parse)),
                 cache: (self.cache_size > 0).then(|| Cache::new(self.cache_size)),
                 next_server: AtomicUsize::new(0),
+                in_flight: Limit::new(self.max_in_flight),
                 overrides: self,
             }),
         };
@@ -324,7 +343,7 @@ impl Resolver {
     ///
     /// # Errors
     ///
-    /// An `io::Error` carrying a [`ResolveError`](super::ResolveError) that
+    /// An `io::Error` carrying a [`ResolveError`] that
     /// names `host` and the cause: `NotFound` (NXDOMAIN, NODATA),
     /// `TimedOut`, `ConnectionRefused` (REFUSED), `InvalidInput` (not a
     /// valid name), `Other` (SERVFAIL, no nameserver configured, ...).
@@ -437,6 +456,7 @@ struct Green {
     hosts: Option<Watched<Hosts>>,
     cache: Option<Cache>,
     next_server: AtomicUsize,
+    in_flight: Limit,
     /// Explicit settings, which win over `conf`'s.
     overrides: ResolverBuilder,
 }
@@ -549,7 +569,10 @@ impl Green {
                     return;
                 }
                 let qtypes: Vec<RecordType> = pending.iter().map(|&k| types[k]).collect();
-                let outcomes = query::exchange(server, name, &qtypes, settings.timeout);
+                let outcomes = {
+                    let _permit = self.in_flight.acquire();
+                    query::exchange(server, name, &qtypes, settings.timeout)
+                };
                 for (k, outcome) in pending.into_iter().zip(outcomes) {
                     self.record(
                         fqdn,
