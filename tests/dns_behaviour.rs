@@ -292,3 +292,22 @@ fn system_mode_runs_getaddrinfo_on_the_blocking_pool() {
     let ips = runtime().block_on(move || r.lookup_ip("localhost").unwrap().collect::<Vec<_>>());
     assert!(!ips.is_empty() && ips.iter().all(|ip| ip.is_loopback()), "{ips:?}");
 }
+
+#[test]
+fn a_runtime_built_with_a_resolver_uses_it_for_lookup_host() {
+    let _w = watchdog("runtime_resolver", Duration::from_secs(30));
+    let server = FakeServer::start(|q| vec![reply_a(q, [10, 9, 8, 7], 60)]);
+    let dir = TempDir::new("rt-resolver");
+    let hosts = dir.write("hosts", "192.0.2.77 only-here.test\n");
+    let r = fast(&[server.addr]).hosts_file(&hosts).build().unwrap();
+    let rt = verdant::Runtime::builder().workers(1).resolver(r).build().unwrap();
+    let (from_hosts, from_dns) = rt.block_on(|| {
+        (
+            strs(verdant::net::lookup_host("only-here.test").unwrap()),
+            strs(verdant::net::lookup_host("elsewhere.test").unwrap()),
+        )
+    });
+    assert_eq!(from_hosts, ["192.0.2.77"]);
+    assert_eq!(from_dns, ["10.9.8.7"]);
+    assert_eq!(server.queries(), 2, "A and AAAA went to this runtime's nameserver");
+}

@@ -48,6 +48,7 @@ pub(crate) struct Config {
     pub(crate) keep_resident_stacks: usize,
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
+    pub(crate) resolver: Option<crate::net::Resolver>,
 }
 
 impl Default for Config {
@@ -60,6 +61,7 @@ impl Default for Config {
             keep_resident_stacks: 1024,
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
+            resolver: None,
         }
     }
 }
@@ -129,6 +131,24 @@ impl RuntimeBuilder {
     /// job before it exits (default 10 s).
     pub fn blocking_keep_alive(mut self, idle: Duration) -> Self {
         self.config.blocking_keep_alive = idle;
+        self
+    }
+
+    /// The resolver that name lookups made on this runtime's green threads
+    /// use (`net::lookup_host`, and `connect("host:port")`), instead of the
+    /// global one (see [`crate::net::Resolver::global`] and its
+    /// `VERDANT_RESOLVER` variable).
+    ///
+    /// ```
+    /// use verdant::net::{Resolver, ResolverMode};
+    /// let rt = verdant::Runtime::builder()
+    ///     .resolver(Resolver::builder().mode(ResolverMode::System).build().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn resolver(mut self, resolver: crate::net::Resolver) -> Self {
+        self.config.resolver = Some(resolver);
         self
     }
 

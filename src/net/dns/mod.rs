@@ -141,7 +141,8 @@ impl Resolver {
     }
 }
 
-/// Resolves `host` with the global default resolver: IPv4 addresses first,
+/// Resolves `host` with the current runtime's resolver, or else the global
+/// default resolver: IPv4 addresses first,
 /// then IPv6. Parks only the calling green thread (or blocks the calling OS
 /// thread).
 ///
@@ -159,7 +160,17 @@ impl Resolver {
 /// (`failed to resolve "nosuch.test": no such domain (NXDOMAIN from
 /// 127.0.0.1:53)`), the kind classifies it.
 pub fn lookup_host(host: &str) -> io::Result<LookupHost> {
-    Resolver::global().lookup_ip(host)
+    with_current(|r| r.lookup_ip(host))
+}
+
+/// Runs `f` with the resolver of the calling green thread's runtime, if it
+/// was built with one ([`crate::RuntimeBuilder::resolver`]), else with the
+/// global one.
+fn with_current<R>(f: impl FnOnce(&Resolver) -> R) -> R {
+    match crate::runtime::context::worker().and_then(|w| w.shared.config.resolver.clone()) {
+        Some(resolver) => f(&resolver),
+        None => f(Resolver::global()),
+    }
 }
 
 /// Resolves `host` with the global default resolver and pairs each address
@@ -174,7 +185,7 @@ pub fn lookup_host(host: &str) -> io::Result<LookupHost> {
 ///
 /// As [`lookup_host`].
 pub fn lookup_host_port(host: &str, port: u16) -> io::Result<std::vec::IntoIter<SocketAddr>> {
-    Resolver::global().lookup_host_port(host, port)
+    with_current(|r| r.lookup_host_port(host, port))
 }
 
 /// For the net layer's `ToSocketAddrs`-like inputs: resolves `"host:port"`
