@@ -53,6 +53,7 @@ mod blocking;
 mod error;
 mod green;
 mod local;
+pub mod net;
 mod pool;
 mod runtime;
 #[allow(unsafe_code)]
