@@ -1,0 +1,54 @@
+//! Shared test helpers: a watchdog so no test can hang, runtimes, and
+//! child-process plumbing.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Aborts the whole test process if it is still alive after `limit`: a
+/// lost wakeup must fail loudly, not hang CI. Dropping the guard disarms it.
+#[must_use = "the watchdog is disarmed when the guard drops"]
+pub struct Watchdog {
+    _disarm: mpsc::Sender<()>,
+}
+
+#[track_caller]
+pub fn watchdog(limit: Duration) -> Watchdog {
+    let (tx, rx) = mpsc::channel::<()>();
+    let at = std::panic::Location::caller().to_string();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+            eprintln!("WATCHDOG: test started at {at} still running after {limit:?}; aborting");
+            std::process::abort();
+        }
+    });
+    Watchdog { _disarm: tx }
+}
+
+/// A runtime with `workers` workers (and no watchdog noise).
+#[track_caller]
+pub fn rt(workers: usize) -> verdant::Runtime {
+    verdant::Runtime::builder()
+        .workers(workers)
+        .watchdog(None)
+        .build()
+        .expect("runtime builds")
+}
+
+/// Re-runs this test binary with only `test` selected and `env` set, and
+/// returns its output. The child checks the variable and does the risky
+/// part (overflow, fd exhaustion) so the parent can inspect how it died.
+#[track_caller]
+pub fn run_child(test: &str, env: (&str, &str)) -> Output {
+    Command::new(std::env::current_exe().expect("current exe"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env.0, env.1)
+        .output()
+        .expect("child test process runs")
+}
+
+/// Whether this process is the child started by [`run_child`] with `var`.
+pub fn is_child(var: &str) -> bool {
+    std::env::var_os(var).is_some()
+}
