@@ -18,7 +18,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::green::{body, JoinHandle, JoinInner, Packet};
 use crate::runtime::task::{self, Header};
-use crate::runtime::Handle;
+use crate::runtime::{Config, Handle};
 
 type Job = (Arc<Header>, Box<dyn FnOnce() + Send>);
 
@@ -63,16 +63,18 @@ struct Inner {
     work: Condvar,
     max: usize,
     keep_alive: Duration,
+    name: String,
 }
 
 impl BlockingPool {
-    pub(crate) fn new(max: usize, keep_alive: Duration) -> BlockingPool {
+    pub(crate) fn new(config: &Config) -> BlockingPool {
         BlockingPool {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 work: Condvar::new(),
-                max,
-                keep_alive,
+                max: config.max_blocking_threads,
+                keep_alive: config.blocking_keep_alive,
+                name: format!("{}-blocking", config.thread_name),
             }),
         }
     }
@@ -92,7 +94,7 @@ impl BlockingPool {
             st.threads += 1;
             let inner = self.inner.clone();
             let spawned = thread::Builder::new()
-                .name("verdant-blocking".into())
+                .name(self.inner.name.clone())
                 .spawn(move || inner.run());
             match spawned {
                 Ok(h) => {

@@ -99,7 +99,10 @@ impl Builder {
     {
         let handle = self.handle.clone().unwrap_or_else(Handle::current);
         let (task, packet, run) = self.prepare(&handle, f, None)?;
-        handle.submit(NewTask { task: task.clone(), run })?;
+        handle.submit(NewTask {
+            task: task.clone(),
+            run,
+        })?;
         Ok(JoinHandle(JoinInner { task, packet }))
     }
 
@@ -110,7 +113,7 @@ impl Builder {
         handle: &Handle,
         f: F,
         scope: Option<Arc<ScopeData>>,
-    ) -> io::Result<(Arc<Header>, Arc<Packet<T>>, Box<dyn FnOnce() + Send + 'a>)>
+    ) -> io::Result<Prepared<'a, T>>
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
@@ -142,6 +145,9 @@ impl Builder {
         Ok((task, packet, run))
     }
 }
+
+/// A green thread ready to submit: header, packet, type-erased body.
+pub(crate) type Prepared<'a, T> = (Arc<Header>, Arc<Packet<T>>, Box<dyn FnOnce() + Send + 'a>);
 
 /// Wraps `f`: catch its panic, apply a pending cancellation, store the
 /// outcome. The returned closure never unwinds.
@@ -186,7 +192,9 @@ impl<T> Drop for Packet<T> {
         // A panic nobody joined makes the scope panic (as std's does).
         if let Some(scope) = &self.scope {
             if matches!(self.result.get_mut(), Some(Err(e)) if e.is_panic()) {
-                scope.a_thread_panicked.store(true, std::sync::atomic::Ordering::Relaxed);
+                scope
+                    .a_thread_panicked
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
@@ -429,13 +437,10 @@ pub fn current() -> Option<GreenThread> {
 /// verdant::spawn(|| for _ in 0..3 { verdant::yield_now() }).join().unwrap();
 /// ```
 pub fn yield_now() {
-    if coroutine::in_green() {
-        if let Some(task) = park::current_task() {
-            park::check_cancelled(&task);
-        }
-        coroutine::suspend(Suspend::Yield);
-    } else {
-        std::thread::yield_now();
+    match coroutine::try_suspend(Suspend::Yield) {
+        Some(true) => park::cancelled_unwind(),
+        Some(false) => {}
+        None => std::thread::yield_now(),
     }
 }
 

@@ -82,7 +82,9 @@ impl<T: 'static> GreenLocal<T> {
                 v
             }
         };
-        let value = value.downcast_ref::<T>().expect("a GreenLocal's key maps to its own type");
+        let value = value
+            .downcast_ref::<T>()
+            .expect("a GreenLocal's key maps to its own type");
         f(value)
     }
 }

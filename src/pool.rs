@@ -370,6 +370,8 @@ impl<T> Iterator for GreenPile<T> {
 
 impl<T> fmt::Debug for GreenPile<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GreenPile").field("pending", &self.pending.len()).finish()
+        f.debug_struct("GreenPile")
+            .field("pending", &self.pending.len())
+            .finish()
     }
 }

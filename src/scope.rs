@@ -111,7 +111,10 @@ impl<'scope> Scope<'scope, '_> {
         };
         self.data.tasks.lock().push(task.clone());
         self.handle
-            .submit(NewTask { task: task.clone(), run })
+            .submit(NewTask {
+                task: task.clone(),
+                run,
+            })
             .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
         ScopedJoinHandle {
             inner: JoinInner { task, packet },
@@ -122,7 +125,9 @@ impl<'scope> Scope<'scope, '_> {
 
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope").field("data", &self.data).finish_non_exhaustive()
+        f.debug_struct("Scope")
+            .field("data", &self.data)
+            .finish_non_exhaustive()
     }
 }
 
@@ -157,6 +162,8 @@ impl<T> ScopedJoinHandle<'_, T> {
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle").field("id", &self.inner.task.id).finish()
+        f.debug_struct("ScopedJoinHandle")
+            .field("id", &self.inner.task.id)
+            .finish()
     }
 }

@@ -30,10 +30,10 @@ pub(crate) fn set_worker(local: Option<Rc<Local>>) {
     WORKER.with(|w| *w.borrow_mut() = local);
 }
 
-/// The running coroutine's yielder address (see `coroutine::suspend`).
+/// Returns the yielder address and clears it (see `coroutine::suspend`).
 #[inline(never)]
-pub(crate) fn yielder() -> usize {
-    YIELDER.with(Cell::get)
+pub(crate) fn take_yielder() -> usize {
+    YIELDER.with(|y| y.replace(0))
 }
 
 #[inline(never)]

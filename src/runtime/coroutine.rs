@@ -5,7 +5,7 @@
 //! suspends from deep inside ordinary code (`TcpStream::read` → `park` →
 //! `suspend`), far from the body's frame. The body therefore publishes the
 //! yielder's address in a thread-local (`context::yielder`), and [`suspend`]
-//! reads it back.
+//! reads it back (`context::take_yielder`).
 //!
 //! # Invariant
 //!
@@ -41,7 +41,8 @@ pub(crate) enum Suspend {
     Park,
 }
 
-type Inner = Coroutine<(), Suspend, (), PooledStack>;
+/// Resume input: whether the green thread has been cancelled.
+type Inner = Coroutine<bool, Suspend, (), PooledStack>;
 
 /// A green thread's stack and saved context. `!Send` by construction.
 pub(crate) struct Green {
@@ -55,7 +56,8 @@ pub(crate) struct Green {
 /// What a resumed green thread did.
 pub(crate) enum Resumed {
     Suspended(Suspend),
-    Finished(PooledStack),
+    /// Done: take its stack back with [`Green::into_stack`].
+    Finished,
 }
 
 impl Green {
@@ -64,8 +66,8 @@ impl Green {
     pub(crate) fn new(stack: PooledStack, body: impl FnOnce() + 'static) -> Green {
         let guard = stack.guard_range();
         let stack_size = stack.usable_size();
-        let inner = Coroutine::with_stack(stack, move |yielder: &Yielder<(), Suspend>, ()| {
-            context::set_yielder(yielder as *const Yielder<(), Suspend> as usize);
+        let inner = Coroutine::with_stack(stack, move |yielder: &Yielder<bool, Suspend>, _| {
+            context::set_yielder(yielder as *const Yielder<bool, Suspend> as usize);
             body();
             context::set_yielder(0);
         });
@@ -76,40 +78,46 @@ impl Green {
         }
     }
 
-    /// Runs the green thread until it suspends or finishes.
+    /// Runs the green thread until it suspends or finishes; `cancelled` is
+    /// what the pending [`suspend`] returns.
     #[inline]
-    pub(crate) fn resume(mut self) -> (Option<Green>, Resumed) {
-        match self.inner.resume(()) {
-            CoroutineResult::Yield(why) => (Some(self), Resumed::Suspended(why)),
-            CoroutineResult::Return(()) => {
-                let stack = self.inner.into_stack();
-                (None, Resumed::Finished(stack))
-            }
+    pub(crate) fn resume(&mut self, cancelled: bool) -> Resumed {
+        match self.inner.resume(cancelled) {
+            CoroutineResult::Yield(why) => Resumed::Suspended(why),
+            CoroutineResult::Return(()) => Resumed::Finished,
         }
+    }
+
+    /// The stack of a finished green thread, for reuse.
+    pub(crate) fn into_stack(self) -> PooledStack {
+        self.inner.into_stack()
     }
 }
 
-/// Whether the caller runs on a green thread's stack.
-pub(crate) fn in_green() -> bool {
-    context::yielder() != 0
-}
-
-/// Switches from the running green thread back to its worker.
+/// Switches from the running green thread back to its worker. Returns
+/// whether the thread was cancelled meanwhile (the worker tells it).
 ///
 /// # Panics
 ///
 /// Panics if called outside a green thread.
+pub(crate) fn suspend(why: Suspend) -> bool {
+    try_suspend(why).expect("verdant: suspend called outside a green thread")
+}
+
+/// [`suspend`] if the caller is a green thread, else `None` at once.
 #[inline(never)]
-pub(crate) fn suspend(why: Suspend) {
-    let addr = context::yielder();
-    assert!(addr != 0, "verdant: suspend called outside a green thread");
-    context::set_yielder(0);
+pub(crate) fn try_suspend(why: Suspend) -> Option<bool> {
+    let addr = context::take_yielder();
+    if addr == 0 {
+        return None;
+    }
     // SAFETY: by the module invariant, a non-zero `context::yielder()` is the
     // address of the `Yielder` of the coroutine whose body is executing on
     // this thread, and we are on that coroutine's stack (this function is
     // only reached from green-thread code), so the `Yielder` is alive and
     // this is the coroutine it belongs to. `Yielder::suspend` takes `&self`.
-    let yielder = unsafe { &*(addr as *const Yielder<(), Suspend>) };
-    yielder.suspend(why);
+    let yielder = unsafe { &*(addr as *const Yielder<bool, Suspend>) };
+    let cancelled = yielder.suspend(why);
     context::set_yielder(addr);
+    Some(cancelled)
 }

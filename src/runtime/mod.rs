@@ -55,7 +55,7 @@ impl Default for Config {
         Config {
             workers: thread::available_parallelism().map_or(1, |n| n.get()),
             stack_size: DEFAULT_STACK_SIZE,
-            thread_name: "verdant-worker".into(),
+            thread_name: "verdant".into(),
             watchdog: Some(Duration::from_millis(100)),
             keep_resident_stacks: 1024,
             max_blocking_threads: 512,
@@ -96,7 +96,9 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Name prefix of the worker threads (default `verdant-worker`).
+    /// Name prefix of the runtime's OS threads (default `verdant`): workers
+    /// are `PREFIX-worker-N`, blocking-pool threads `PREFIX-blocking`, the
+    /// watchdog `PREFIX-watchdog`.
     pub fn thread_name(mut self, name: impl Into<String>) -> Self {
         self.config.thread_name = name.into();
         self
@@ -120,6 +122,13 @@ impl RuntimeBuilder {
     /// (default 512); further jobs queue.
     pub fn max_blocking_threads(mut self, n: usize) -> Self {
         self.config.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle [`crate::spawn_blocking`] thread waits for another
+    /// job before it exits (default 10 s).
+    pub fn blocking_keep_alive(mut self, idle: Duration) -> Self {
+        self.config.blocking_keep_alive = idle;
         self
     }
 
@@ -208,12 +217,14 @@ impl Runtime {
         let rt = Runtime {
             handle: handle.clone(),
             threads: Mutex::new(Vec::new()),
-            watchdog: config.watchdog.map(|t| watchdog::Watchdog::start(handle.shared.clone(), t)),
+            watchdog: config
+                .watchdog
+                .map(|t| watchdog::Watchdog::start(handle.shared.clone(), t, &config.thread_name)),
         };
         for (index, (poll, deque)) in polls.into_iter().zip(deques).enumerate() {
             let shared = handle.shared.clone();
             let thread = thread::Builder::new()
-                .name(format!("{}-{index}", config.thread_name))
+                .name(format!("{}-worker-{index}", config.thread_name))
                 .spawn(move || scheduler::worker::main(index, shared, deque, poll))?;
             rt.threads.lock().push(thread);
         }
@@ -283,6 +294,10 @@ fn validate(config: &Config) -> io::Result<()> {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let shared = &self.handle.shared;
+        if context::worker().is_some_and(|w| Arc::ptr_eq(&w.shared, shared)) {
+            // Joining our own worker thread would never return.
+            panic!("verdant: a Runtime cannot be dropped from one of its own worker threads");
+        }
         shared.begin_shutdown();
         for t in self.threads.get_mut().drain(..) {
             // A worker thread never unwinds: green panics are caught.
@@ -305,8 +320,8 @@ impl Drop for Runtime {
 
 fn finish_unrun(shared: &Shared, new: NewTask) {
     drop(new.run);
+    shared.task_done(&new.task);
     new.task.set_complete();
-    shared.task_done();
 }
 
 impl fmt::Debug for Runtime {
@@ -408,8 +423,6 @@ impl fmt::Debug for Handle {
 fn global() -> &'static Handle {
     static GLOBAL: OnceLock<Runtime> = OnceLock::new();
     &GLOBAL
-        .get_or_init(|| {
-            Runtime::new().unwrap_or_else(|e| panic!("verdant: cannot start the global runtime: {e}"))
-        })
+        .get_or_init(|| Runtime::new().unwrap_or_else(|e| panic!("verdant: cannot start the global runtime: {e}")))
         .handle
 }

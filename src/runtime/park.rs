@@ -87,11 +87,7 @@ pub(crate) fn park(deadline: Option<Instant>) -> Wake {
     park_thread(deadline)
 }
 
-fn park_green(
-    local: &scheduler::worker::Local,
-    task: &Arc<Header>,
-    deadline: Option<Instant>,
-) -> Wake {
+fn park_green(local: &scheduler::worker::Local, task: &Arc<Header>, deadline: Option<Instant>) -> Wake {
     check_cancelled(task);
     if task.take_token() {
         return Wake::Unparked;
@@ -102,7 +98,7 @@ fn park_green(
         }
         local.add_timer(d, task);
     }
-    coroutine::suspend(Suspend::Park);
+    let cancelled = coroutine::suspend(Suspend::Park);
     let wake = match deadline {
         Some(d) => {
             local.cancel_timer(task);
@@ -114,7 +110,9 @@ fn park_green(
         }
         None => Wake::Unparked,
     };
-    check_cancelled(task);
+    if cancelled {
+        cancelled_unwind();
+    }
     wake
 }
 
@@ -156,8 +154,9 @@ pub(crate) fn check_cancelled(task: &Header) {
     }
 }
 
+/// Starts the unwinding of a cancelled green thread.
 #[cold]
-fn cancelled_unwind() -> ! {
+pub(crate) fn cancelled_unwind() -> ! {
     // `resume_unwind` skips the panic hook: a cancellation is not a panic
     // and prints nothing. The thread's top frame turns it into
     // `JoinError::Cancelled`.

@@ -73,12 +73,7 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    pub(crate) fn new(
-        id: u64,
-        name: Option<Box<str>>,
-        stack_size: usize,
-        shared: Option<Arc<Shared>>,
-    ) -> Header {
+    pub(crate) fn new(id: u64, name: Option<Box<str>>, stack_size: usize, shared: Option<Arc<Shared>>) -> Header {
         Header {
             id,
             name,

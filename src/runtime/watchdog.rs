@@ -23,11 +23,11 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    pub(crate) fn start(shared: Arc<Shared>, threshold: Duration) -> Watchdog {
+    pub(crate) fn start(shared: Arc<Shared>, threshold: Duration, prefix: &str) -> Watchdog {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
         let thread = thread::Builder::new()
-            .name("verdant-watchdog".into())
+            .name(format!("{prefix}-watchdog"))
             .spawn(move || watch(&shared, threshold, &stop2))
             .ok();
         Watchdog { stop, thread }
@@ -70,8 +70,9 @@ fn watch(shared: &Shared, threshold: Duration, stop: &(Mutex<bool>, Condvar)) {
             s.still += 1;
             if s.still >= 4 && !s.reported {
                 s.reported = true;
+                let name = shared.name_of(running).map(|n| format!(" ({n})")).unwrap_or_default();
                 eprintln!(
-                    "verdant: green thread #{running} has held worker {index} for more than {threshold:?} \
+                    "verdant: green thread #{running}{name} has held worker {index} for more than {threshold:?} \
                      without parking or yielding (a blocking call or a CPU loop? see spawn_blocking)"
                 );
                 if !w.stealer.is_empty() {

@@ -132,7 +132,9 @@ impl Drop for Registration {
 
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registration").field("fd", &self.fd).finish_non_exhaustive()
+        f.debug_struct("Registration")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
     }
 }
 

@@ -38,6 +38,7 @@
 
 pub(crate) mod worker;
 
+use std::collections::HashMap;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -85,6 +86,9 @@ pub(crate) struct Shared {
     live: AtomicUsize,
     pub(crate) config: Config,
     pub(crate) blocking: BlockingPool,
+    /// Named green threads not yet complete, by id, so the watchdog can
+    /// name a culprit (unnamed threads cost nothing here).
+    named: Mutex<HashMap<u64, Arc<Header>>>,
 }
 
 impl Shared {
@@ -96,7 +100,8 @@ impl Shared {
             next_victim: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             live: AtomicUsize::new(0),
-            blocking: BlockingPool::new(config.max_blocking_threads, config.blocking_keep_alive),
+            blocking: BlockingPool::new(&config),
+            named: Mutex::new(HashMap::new()),
             config,
         }
     }
@@ -105,6 +110,9 @@ impl Shared {
     /// is one of ours (cheap, and stealable), else on the injector.
     pub(crate) fn spawn(self: &Arc<Self>, new: NewTask) {
         self.live.fetch_add(1, Ordering::Relaxed);
+        if new.task.name.is_some() {
+            self.named.lock().insert(new.task.id, new.task.clone());
+        }
         match context::worker() {
             Some(local) if Arc::ptr_eq(&local.shared, self) => local.push_new(new),
             _ => self.injector.push(new),
@@ -188,8 +196,17 @@ impl Shared {
             || (!seen_shutdown && self.is_shutdown())
     }
 
-    pub(crate) fn task_done(&self) {
+    /// Bookkeeping once `task` has completed.
+    pub(crate) fn task_done(&self, task: &Header) {
+        if task.name.is_some() {
+            self.named.lock().remove(&task.id);
+        }
         self.live.fetch_sub(1, Ordering::Release);
+    }
+
+    /// The name of live green thread `id`, if it has one.
+    pub(crate) fn name_of(&self, id: u64) -> Option<Box<str>> {
+        self.named.lock().get(&id).and_then(|t| t.name.clone())
     }
 
     pub(crate) fn live(&self) -> usize {

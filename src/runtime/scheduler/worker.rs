@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Steal, Worker as Deque};
 
 use super::{NewTask, Shared};
-use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::local::LocalMap;
+use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
@@ -55,46 +55,55 @@ const MAINTENANCE_TICKS: u32 = 61;
 const FAIRNESS_TICKS: u32 = 31;
 /// How many times in a row the LIFO slot may jump the run queue.
 const MAX_LIFO_STREAK: u32 = 3;
+/// Rounds of ~32 pause instructions a worker spins before it sleeps.
+const SPIN_ROUNDS: u32 = 64;
 /// Reactor events taken per poll.
 const EVENTS: usize = 1024;
 
+/// One slot of the slab. Allocated once per slot and reused by the green
+/// threads that occupy it in turn, so a switch moves no coroutine state:
+/// the worker resumes the `Green` in place, through its own `RefCell`
+/// (which green-thread code never touches).
+#[derive(Default)]
 struct Entry {
-    green: Option<Green>,
-    task: Arc<Header>,
-    locals: LocalMap,
+    green: RefCell<Option<Green>>,
+    task: RefCell<Option<Arc<Header>>>,
+    locals: RefCell<LocalMap>,
 }
 
 /// The coroutines this worker owns, by slot.
 #[derive(Default)]
 struct Slab {
-    entries: Vec<Option<Entry>>,
+    entries: Vec<Rc<Entry>>,
     free: Vec<u32>,
     len: usize,
 }
 
 impl Slab {
-    fn insert(&mut self, entry: Entry) -> u32 {
+    fn insert(&mut self, task: Arc<Header>, green: Green) -> (u32, Rc<Entry>) {
         self.len += 1;
-        match self.free.pop() {
-            Some(i) => {
-                self.entries[i as usize] = Some(entry);
-                i
-            }
-            None => {
-                self.entries.push(Some(entry));
-                (self.entries.len() - 1) as u32
-            }
-        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(Rc::default());
+            (self.entries.len() - 1) as u32
+        });
+        let entry = self.entries[slot as usize].clone();
+        *entry.task.borrow_mut() = Some(task);
+        *entry.green.borrow_mut() = Some(green);
+        (slot, entry)
     }
 
-    fn remove(&mut self, slot: u32) -> Entry {
+    /// Frees `slot`; its locals are dropped here, on the thread's worker.
+    fn remove(&mut self, slot: u32) {
+        let entry = &self.entries[slot as usize];
+        entry.task.borrow_mut().take();
+        let locals = std::mem::take(&mut *entry.locals.borrow_mut());
+        drop(locals);
         self.len -= 1;
         self.free.push(slot);
-        self.entries[slot as usize].take().expect("live slot")
     }
 
-    fn get(&mut self, slot: u32) -> &mut Entry {
-        self.entries[slot as usize].as_mut().expect("live slot")
+    fn get(&self, slot: u32) -> Rc<Entry> {
+        self.entries[slot as usize].clone()
     }
 }
 
@@ -150,8 +159,9 @@ impl Local {
     /// Runs `f` on the green-thread-local map of the running green thread.
     pub(crate) fn with_locals<R>(&self, f: impl FnOnce(&mut LocalMap) -> R) -> Option<R> {
         let slot = self.current.borrow().as_ref().map(|(_, s)| *s)?;
-        let mut slab = self.slab.borrow_mut();
-        Some(f(&mut slab.get(slot).locals))
+        let entry = self.slab.borrow().get(slot);
+        let mut locals = entry.locals.borrow_mut();
+        Some(f(&mut locals))
     }
 
     pub(crate) fn push_new(&self, new: NewTask) {
@@ -199,15 +209,12 @@ impl Local {
             match self.next() {
                 Some(Next::Resume(task)) => self.resume(task),
                 Some(Next::Start(new)) => self.start(new),
-                None => {
-                    if self.shared.is_shutdown() {
-                        self.cancel_all();
-                        if self.slab.borrow().len == 0 {
-                            return;
-                        }
-                    }
-                    self.sleep();
+                None if self.shared.is_shutdown() && !self.cancelled_all.get() => {
+                    // Unparks every thread here onto the run queue: run them.
+                    self.cancel_all();
                 }
+                None if self.shared.is_shutdown() && self.slab.borrow().len == 0 => return,
+                None => self.sleep(),
             }
         }
     }
@@ -277,7 +284,10 @@ impl Local {
         let shared = &self.shared;
         let steal = || {
             std::iter::once(shared.injector.steal_batch_and_pop(&self.deque))
-                .chain(self.victims().map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)))
+                .chain(
+                    self.victims()
+                        .map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)),
+                )
                 .collect::<Steal<NewTask>>()
         };
         loop {
@@ -350,6 +360,12 @@ impl Local {
 
     /// Step 7: nothing to run. Sleep until work, I/O or the next timer.
     fn sleep(&self) {
+        if !self.run_queue.borrow().is_empty() || self.lifo.borrow().is_some() {
+            return;
+        }
+        if self.spin_for_work() {
+            return;
+        }
         let deadline = self.timers.borrow_mut().next_deadline();
         self.shared.sleep_begin(self.index);
         if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
@@ -362,10 +378,31 @@ impl Local {
         self.fire_timers();
     }
 
+    /// Before sleeping, look again for a few microseconds (Go's "spinning"
+    /// worker): work that arrives in a steady stream is then picked up
+    /// without a wakeup syscall on either side. Returns whether work came.
+    fn spin_for_work(&self) -> bool {
+        for _ in 0..SPIN_ROUNDS {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Cancels every green thread of this worker, once.
     fn cancel_all(&self) {
         if !self.cancelled_all.replace(true) {
-            let tasks: Vec<_> = self.slab.borrow().entries.iter().flatten().map(|e| e.task.clone()).collect();
+            let tasks: Vec<_> = self
+                .slab
+                .borrow()
+                .entries
+                .iter()
+                .filter_map(|e| e.task.borrow().clone())
+                .collect();
             for task in tasks {
                 task.cancel();
                 Waiter::Green(task).unpark();
@@ -391,57 +428,57 @@ impl Local {
         };
         task.home.store(self.index, Ordering::Relaxed);
         let green = Green::new(stack, run);
-        let slot = self.slab.borrow_mut().insert(Entry {
-            green: None,
-            task: task.clone(),
-            locals: LocalMap::default(),
-        });
+        let (slot, entry) = self.slab.borrow_mut().insert(task.clone(), green);
         task.slot.store(slot, Ordering::Relaxed);
-        self.switch_to(task, slot, green);
+        self.switch_to(task, slot, &entry);
     }
 
     fn resume(&self, task: Arc<Header>) {
         let slot = task.slot.load(Ordering::Relaxed);
-        let green = self.slab.borrow_mut().get(slot).green.take();
-        match green {
-            Some(green) => self.switch_to(task, slot, green),
-            // Already running: a stale wakeup cannot happen by the park
-            // protocol, so this is a bug worth failing loudly on.
-            None => panic!("verdant: green thread {} resumed while not suspended", task.id),
-        }
+        let entry = self.slab.borrow().get(slot);
+        self.switch_to(task, slot, &entry);
     }
 
-    fn switch_to(&self, task: Arc<Header>, slot: u32, green: Green) {
+    fn switch_to(&self, task: Arc<Header>, slot: u32, entry: &Entry) {
         let me = &self.shared.workers[self.index];
         me.running.store(task.id, Ordering::Relaxed);
-        me.switches.fetch_add(1, Ordering::Relaxed);
+        // Single writer: a plain store, no locked read-modify-write.
+        let switches = me.switches.load(Ordering::Relaxed);
+        me.switches.store(switches.wrapping_add(1), Ordering::Relaxed);
+        let cancelled = task.is_cancelled();
+        let mut cell = entry.green.borrow_mut();
+        // A thread is queued only when suspended (park protocol), so its
+        // coroutine is here; anything else is a bug worth failing loudly on.
+        let green = cell.as_mut().expect("verdant: resumed a green thread that is not suspended");
         let (lo, hi) = green.guard;
         overflow::enter(lo, hi, task.id, task.name.as_deref(), green.stack_size);
         *self.current.borrow_mut() = Some((task, slot));
-        let (green, resumed) = green.resume();
+        let resumed = green.resume(cancelled);
         let (task, _) = self.current.borrow_mut().take().expect("current task");
         overflow::leave();
         me.running.store(0, Ordering::Relaxed);
         match resumed {
             Resumed::Suspended(why) => {
-                self.slab.borrow_mut().get(slot).green = green;
+                drop(cell);
                 if why == Suspend::Yield || !task.finish_park() {
                     self.run_queue.borrow_mut().push_back(task);
                 }
             }
-            Resumed::Finished(stack) => {
-                let entry = self.slab.borrow_mut().remove(slot);
+            Resumed::Finished => {
+                let stack = cell.take().expect("coroutine present").into_stack();
+                drop(cell);
                 self.stacks.borrow_mut().put(stack);
-                // Green-thread locals die with their thread, on its worker.
-                drop(entry);
+                self.slab.borrow_mut().remove(slot);
                 self.finish(&task);
             }
         }
     }
 
+    /// Bookkeeping first, then completion: whoever `join` wakes sees the
+    /// runtime's counts already updated.
     fn finish(&self, task: &Header) {
+        self.shared.task_done(task);
         task.set_complete();
-        self.shared.task_done();
     }
 }
 

@@ -1,0 +1,57 @@
+//! Green-thread locals are per green thread; std thread-locals are per
+//! worker (shared by its green threads), which is why GreenLocal exists.
+
+mod support;
+
+use std::cell::{Cell, RefCell};
+use std::time::Duration;
+
+use support::{rt, watchdog};
+
+verdant::local! {
+    static ID: Cell<u64> = Cell::new(0);
+    static LOG: RefCell<Vec<u64>> = RefCell::new(Vec::new());
+}
+
+std::thread_local! {
+    static OS_LOCAL: Cell<u64> = const { Cell::new(0) };
+}
+
+#[test]
+fn each_green_thread_has_its_own_value_across_parks() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    let ok = rt.block_on(|| {
+        let hs: Vec<_> = (1..=200u64)
+            .map(|i| {
+                verdant::spawn(move || {
+                    ID.with(|c| c.set(i));
+                    verdant::sleep(Duration::from_micros(200 + i));
+                    LOG.with(|l| l.borrow_mut().push(i));
+                    ID.with(Cell::get) == i && LOG.with(|l| *l.borrow() == [i])
+                })
+            })
+            .collect();
+        hs.into_iter().all(|h| h.join().unwrap())
+    });
+    assert!(ok, "a green thread saw another's local");
+}
+
+#[test]
+fn std_thread_locals_are_shared_by_the_green_threads_of_a_worker() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    let seen = rt.block_on(|| {
+        verdant::spawn(|| OS_LOCAL.with(|c| c.set(7))).join().unwrap();
+        verdant::spawn(|| OS_LOCAL.with(Cell::get)).join().unwrap()
+    });
+    assert_eq!(seen, 7, "documented caveat: std thread-locals are per worker");
+}
+
+#[test]
+fn plain_threads_get_their_own_value() {
+    ID.with(|c| c.set(99));
+    let other = std::thread::spawn(|| ID.with(Cell::get)).join().unwrap();
+    assert_eq!(other, 0);
+    assert_eq!(ID.with(Cell::get), 99);
+}

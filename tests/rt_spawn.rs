@@ -1,0 +1,242 @@
+//! Spawning, joining, panics, ids and names, and the scheduler's promises:
+//! every thread runs exactly once, started threads never change worker,
+//! yielding threads cannot starve others, a spinning thread does not strand
+//! the unstarted ones queued behind it.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{rt, watchdog};
+
+#[test]
+fn smoke_spawn_join() {
+    let _w = watchdog(Duration::from_secs(30));
+    let h = verdant::spawn(|| 40 + 2);
+    assert_eq!(h.join().unwrap(), 42);
+}
+
+#[test]
+fn every_thread_runs_exactly_once_under_a_mix_of_yields_sleeps_and_joins() {
+    let _w = watchdog(Duration::from_secs(120));
+    const N: usize = 100_000;
+    let rt = rt(4);
+    let runs: Arc<Vec<AtomicU8>> = Arc::new((0..N).map(|_| AtomicU8::new(0)).collect());
+    let r = runs.clone();
+    rt.block_on(move || {
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let r = r.clone();
+                verdant::spawn(move || {
+                    match i % 4 {
+                        0 => (0..3).for_each(|_| verdant::yield_now()),
+                        1 => verdant::sleep(Duration::from_micros(200)),
+                        2 => assert_eq!(verdant::spawn(move || i).join().unwrap(), i),
+                        _ => {}
+                    }
+                    r[i].fetch_add(1, Ordering::Relaxed);
+                    i
+                })
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), i);
+        }
+    });
+    let bad: Vec<_> = (0..N).filter(|&i| runs[i].load(Ordering::Relaxed) != 1).collect();
+    assert!(
+        bad.is_empty(),
+        "threads not run exactly once: {:?}",
+        &bad[..bad.len().min(10)]
+    );
+    assert_eq!(rt.handle().green_threads(), 0);
+}
+
+#[test]
+fn panics_reach_join_and_leave_the_runtime_running() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    for _ in 0..10 {
+        let err = rt.spawn(|| -> u32 { panic!("deliberate") }).join().unwrap_err();
+        assert!(err.is_panic());
+        assert!(!err.is_cancelled());
+        assert_eq!(err.to_string(), "green thread panicked: deliberate");
+        assert_eq!(*err.into_panic().downcast::<&str>().unwrap(), "deliberate");
+    }
+    assert_eq!(rt.spawn(|| 7).join().unwrap(), 7);
+    let code = std::hint::black_box(42);
+    let formatted = rt.spawn(move || -> () { panic!("code {code}") }).join().unwrap_err();
+    assert_eq!(*formatted.into_panic().downcast::<String>().unwrap(), "code 42");
+}
+
+#[test]
+fn block_on_resumes_a_panic_in_the_caller() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(|| panic!("inside"))));
+    assert_eq!(*caught.unwrap_err().downcast::<&str>().unwrap(), "inside");
+    assert_eq!(rt.block_on(|| 1), 1);
+}
+
+#[test]
+fn started_threads_never_change_worker() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(4);
+    let moved = Arc::new(AtomicUsize::new(0));
+    let m = moved.clone();
+    rt.block_on(move || {
+        let hs: Vec<_> = (0..2_000)
+            .map(|i| {
+                let m = m.clone();
+                verdant::spawn(move || {
+                    let home = std::thread::current().id();
+                    for k in 0..20 {
+                        match (i + k) % 3 {
+                            0 => verdant::yield_now(),
+                            1 => verdant::sleep(Duration::from_micros(50)),
+                            _ => verdant::spawn(|| ()).join().unwrap(),
+                        }
+                        if std::thread::current().id() != home {
+                            m.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+    assert_eq!(
+        moved.load(Ordering::Relaxed),
+        0,
+        "a started green thread changed OS thread"
+    );
+}
+
+#[test]
+fn a_spinning_thread_does_not_strand_the_new_threads_queued_behind_it() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(2);
+    let done = rt.block_on(|| {
+        // Spawned from this green thread, the children sit in this worker's
+        // own deque; this thread then spins without ever parking, so only
+        // the other worker can run them, by stealing.
+        let done = Arc::new(AtomicUsize::new(0));
+        for _ in 0..100 {
+            let d = done.clone();
+            verdant::spawn(move || d.fetch_add(1, Ordering::SeqCst));
+        }
+        let give_up = Instant::now() + Duration::from_secs(30);
+        while done.load(Ordering::SeqCst) < 100 && Instant::now() < give_up {
+            std::hint::spin_loop();
+        }
+        done.load(Ordering::SeqCst)
+    });
+    assert_eq!(done, 100, "new green threads were stranded behind a spinning one");
+}
+
+#[test]
+fn a_yielding_thread_cannot_starve_others() {
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = rt(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let yielder = rt.spawn(move || {
+        let mut n = 0u64;
+        while !s.load(Ordering::SeqCst) {
+            verdant::yield_now();
+            n += 1;
+        }
+        n
+    });
+    // Spawned from outside (the injector) while the only worker is busy
+    // yielding: it must still get to run.
+    let s = stop.clone();
+    rt.spawn(move || s.store(true, Ordering::SeqCst)).join().unwrap();
+    assert!(yielder.join().unwrap() > 0);
+}
+
+#[test]
+fn current_names_and_ids() {
+    let _w = watchdog(Duration::from_secs(30));
+    assert!(verdant::current().is_none());
+    let h = verdant::Builder::new()
+        .name("fetcher-3".into())
+        .spawn(|| {
+            let me = verdant::current().expect("inside a green thread");
+            (me.id(), me.name().map(str::to_owned))
+        })
+        .unwrap();
+    let id = h.id();
+    assert_eq!(h.thread().name(), Some("fetcher-3"));
+    let (seen, name) = h.join().unwrap();
+    assert_eq!(seen, id);
+    assert_eq!(name.as_deref(), Some("fetcher-3"));
+    let other = verdant::spawn(|| ()).id();
+    assert_ne!(other, id);
+}
+
+#[test]
+fn builder_rejects_bad_input_with_clear_errors() {
+    let e = verdant::Builder::new().stack_size(10).spawn(|| ()).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("stack size 10"), "{e}");
+    let e = verdant::Builder::new().name("a\0b".into()).spawn(|| ()).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    let e = verdant::Runtime::builder().workers(0).build().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn join_from_a_plain_thread_while_the_green_thread_is_parked() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let h = rt.spawn(|| {
+        verdant::sleep(Duration::from_millis(20));
+        "slept"
+    });
+    assert_eq!(h.join().unwrap(), "slept");
+}
+
+#[test]
+fn park_and_unpark_like_std() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let h = rt.spawn(move || {
+        while !f.load(Ordering::SeqCst) {
+            verdant::park();
+        }
+    });
+    flag.store(true, Ordering::SeqCst);
+    h.thread().unpark();
+    h.join().unwrap();
+}
+
+#[test]
+fn cancel_stops_a_parked_thread_and_runs_its_destructors() {
+    let _w = watchdog(Duration::from_secs(30));
+    struct Bump(Arc<AtomicUsize>);
+    impl Drop for Bump {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = rt(2);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = dropped.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = rt.spawn(move || {
+        let _guard = Bump(d);
+        tx.send(()).unwrap();
+        verdant::sleep(Duration::from_secs(3600));
+        "never"
+    });
+    rx.recv().unwrap();
+    h.cancel();
+    let err = h.join().unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
