@@ -1,9 +1,9 @@
 //! TCP: std-like behaviour from green and OS threads, timeouts, half-close,
 //! reset, cancellation, 10 000 concurrent connections, descriptor hygiene.
 
-mod support;
 #[path = "support/net.rs"]
 mod net_support;
+mod support;
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::SocketAddr;
@@ -181,7 +181,10 @@ fn connection_refused() {
     // The listener is closed now: nothing listens on `addr`.
     let kind = rt.block_on(move || TcpStream::connect(addr).unwrap_err().kind());
     assert_eq!(kind, ErrorKind::ConnectionRefused);
-    assert_eq!(TcpStream::connect(addr).unwrap_err().kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(
+        TcpStream::connect(addr).unwrap_err().kind(),
+        ErrorKind::ConnectionRefused
+    );
 }
 
 #[test]
@@ -213,7 +216,10 @@ fn read_timeout_is_would_block_like_std() {
     assert_eq!(&buf, b"late");
     drop(os);
     // std's contract on zero.
-    assert_eq!(green.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        green.set_read_timeout(Some(Duration::ZERO)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
 }
 
 #[test]
@@ -263,7 +269,10 @@ fn connect_timeout_against_full_backlog() {
     assert!(elapsed >= t, "gave up early: {elapsed:?}");
     // From an OS thread too.
     let start = Instant::now();
-    assert_eq!(TcpStream::connect_timeout(&addr, t).unwrap_err().kind(), ErrorKind::TimedOut);
+    assert_eq!(
+        TcpStream::connect_timeout(&addr, t).unwrap_err().kind(),
+        ErrorKind::TimedOut
+    );
     assert!(start.elapsed() >= t);
     assert_eq!(
         TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err().kind(),
@@ -329,7 +338,8 @@ fn peek_vectored_options_and_conversions() {
         let (s, peer) = listener.accept().unwrap();
         assert_eq!(peer, c.local_addr().unwrap());
         assert_eq!(s.local_addr().unwrap(), c.peer_addr().unwrap());
-        (&c).write_vectored(&[io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd")]).unwrap();
+        (&c).write_vectored(&[io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd")])
+            .unwrap();
         let mut p = [0u8; 4];
         let mut n = 0;
         while n < 4 {
@@ -453,7 +463,8 @@ fn no_fd_leaks() {
             std::thread::yield_now();
         }
         hs.iter().for_each(|h| h.cancel());
-        hs.into_iter().for_each(|h| assert!(h.join().unwrap_err().is_cancelled()));
+        hs.into_iter()
+            .for_each(|h| assert!(h.join().unwrap_err().is_cancelled()));
         // Failed connects, listeners, UDP.
         let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         assert!(TcpStream::connect(closed).is_err());

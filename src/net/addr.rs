@@ -74,9 +74,7 @@ pub fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
 /// The system resolver, off the worker when called from a green thread.
 #[cold]
 fn lookup(host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let run = move || {
-        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)).map(Vec::from_iter)
-    };
+    let run = move || std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)).map(Vec::from_iter);
     if park::current_task().is_none() {
         return run();
     }
@@ -200,10 +198,7 @@ mod tests {
 
     #[test]
     fn literals_need_no_lookup() {
-        assert!(matches!(
-            "[::1]:80".to_addr_query().unwrap(),
-            AddrQuery::Resolved(_)
-        ));
+        assert!(matches!("[::1]:80".to_addr_query().unwrap(), AddrQuery::Resolved(_)));
         assert!(matches!(
             ("10.0.0.1", 1).to_addr_query().unwrap(),
             AddrQuery::Resolved(_)

@@ -218,16 +218,8 @@ impl TcpStreamBuilder {
 
     /// Non-blocking connect, then wait for writability and check
     /// `SO_ERROR`.
-    pub(crate) fn connect_deadline(
-        &self,
-        addr: &SocketAddr,
-        deadline: Option<Instant>,
-    ) -> io::Result<TcpStream> {
-        let s = socket(
-            Domain::for_address(*addr),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )?;
+    pub(crate) fn connect_deadline(&self, addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+        let s = socket(Domain::for_address(*addr), Type::STREAM, Some(Protocol::TCP))?;
         self.opts.apply(&s, addr)?;
         if let Some(local) = self.local {
             s.bind(&SockAddr::from(local))?;

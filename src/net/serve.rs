@@ -94,11 +94,7 @@ where
 /// server.stop()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn serve_background<H>(
-    listener: TcpListener,
-    max_concurrency: usize,
-    handler: H,
-) -> io::Result<Server>
+pub fn serve_background<H>(listener: TcpListener, max_concurrency: usize, handler: H) -> io::Result<Server>
 where
     H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
 {
@@ -233,12 +229,7 @@ impl fmt::Debug for Server {
     }
 }
 
-fn accept_loop<H>(
-    listener: &TcpListener,
-    max: usize,
-    handler: &Arc<H>,
-    tracker: &Arc<Tracker>,
-) -> io::Result<()>
+fn accept_loop<H>(listener: &TcpListener, max: usize, handler: &Arc<H>, tracker: &Arc<Tracker>) -> io::Result<()>
 where
     H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
 {
@@ -344,12 +335,7 @@ impl TrackerState {
 impl Tracker {
     /// Parks until `cond` holds (checked under the lock); `false` if
     /// `deadline` passed first.
-    fn wait(
-        &self,
-        which: List,
-        deadline: Option<Instant>,
-        cond: impl Fn(&TrackerState) -> bool,
-    ) -> bool {
+    fn wait(&self, which: List, deadline: Option<Instant>, cond: impl Fn(&TrackerState) -> bool) -> bool {
         loop {
             let key = {
                 let mut st = self.state.lock();
@@ -374,12 +360,7 @@ impl Tracker {
     /// Counts the connection in and spawns its handler. A handler may end
     /// before its handle is stored: its exit then leaves its id in
     /// `finished` instead of removing the handle.
-    fn spawn_conn<H>(
-        self: &Arc<Self>,
-        stream: TcpStream,
-        peer: SocketAddr,
-        handler: &Arc<H>,
-    ) -> io::Result<()>
+    fn spawn_conn<H>(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, handler: &Arc<H>) -> io::Result<()>
     where
         H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
     {

@@ -81,12 +81,7 @@ impl<S: AsRawFd> Source<S> {
     }
 
     #[inline]
-    fn io<R>(
-        &self,
-        interest: Interest,
-        timeout: &AtomicU64,
-        mut op: impl FnMut(&S) -> io::Result<R>,
-    ) -> io::Result<R> {
+    fn io<R>(&self, interest: Interest, timeout: &AtomicU64, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         if self.nonblocking.load(Ordering::Relaxed) {
             return op(&self.sock);
         }
@@ -216,8 +211,6 @@ where
             .get()
             .as_fd()
             .try_clone_to_owned()
-            .unwrap_or_else(|e| {
-                panic!("verdant: cannot duplicate a shared socket descriptor: {e}")
-            }),
+            .unwrap_or_else(|e| panic!("verdant: cannot duplicate a shared socket descriptor: {e}")),
     }
 }

@@ -135,9 +135,9 @@ impl TcpListener {
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
         let (sock, addr) = self.inner.read(|l| SockRef::from(l).accept4(flags))?;
-        let addr = addr.as_socket().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP address")
-        })?;
+        let addr = addr
+            .as_socket()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "accepted a non-IP address"))?;
         Ok((TcpStream::from_nonblocking(sock.into()), addr))
     }
 
@@ -289,9 +289,7 @@ impl TcpStream {
             }
             match s.peer_addr() {
                 Ok(_) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => Err(io::ErrorKind::WouldBlock.into()),
                 Err(e) => Err(e),
             }
         })

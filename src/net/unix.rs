@@ -76,11 +76,7 @@ fn unix_socket(ty: Type) -> io::Result<Socket> {
 /// Connects `s` to `path`. A Unix `connect` whose listener's backlog is
 /// full fails with `EAGAIN` (there is no handshake to wait for), so that
 /// case retries after a sleep, 1 ms doubling to 64 ms.
-fn connect_unix<S: std::os::fd::AsRawFd>(
-    s: &Socket,
-    path: &Path,
-    src: &Source<S>,
-) -> io::Result<()> {
+fn connect_unix<S: std::os::fd::AsRawFd>(s: &Socket, path: &Path, src: &Source<S>) -> io::Result<()> {
     let addr = SockAddr::unix(path)?;
     let mut backoff = Duration::from_millis(1);
     loop {
@@ -308,8 +304,7 @@ impl UnixStream {
     /// ```
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let s = unix_socket(Type::STREAM)?;
-        let stream =
-            UnixStream::from_nonblocking(net::UnixStream::from(std::os::fd::OwnedFd::from(s)));
+        let stream = UnixStream::from_nonblocking(net::UnixStream::from(std::os::fd::OwnedFd::from(s)));
         connect_unix(
             &socket2::SockRef::from(stream.inner.get()),
             path.as_ref(),
@@ -326,9 +321,7 @@ impl UnixStream {
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = Socket::pair(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
-        let wrap = |s: Socket| {
-            UnixStream::from_nonblocking(net::UnixStream::from(std::os::fd::OwnedFd::from(s)))
-        };
+        let wrap = |s: Socket| UnixStream::from_nonblocking(net::UnixStream::from(std::os::fd::OwnedFd::from(s)));
         Ok((wrap(a), wrap(b)))
     }
 

@@ -7,18 +7,27 @@ use std::io::{self, Read, Write};
 /// Raises `RLIMIT_NOFILE` to at least `want` if possible (soft up to hard;
 /// as root, hard too). Returns the soft limit now in force.
 pub fn raise_nofile(want: u64) -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes one rlimit into the valid pointer.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     if lim.rlim_cur >= want {
         return lim.rlim_cur;
     }
-    let raised = libc::rlimit { rlim_cur: want.max(lim.rlim_cur), rlim_max: want.max(lim.rlim_max) };
+    let raised = libc::rlimit {
+        rlim_cur: want.max(lim.rlim_cur),
+        rlim_max: want.max(lim.rlim_max),
+    };
     // SAFETY: setrlimit reads one valid rlimit.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
         return raised.rlim_cur;
     }
-    let soft = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+    let soft = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
     // SAFETY: as above.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) };
     // SAFETY: as above.
@@ -28,7 +37,10 @@ pub fn raise_nofile(want: u64) -> u64 {
 
 /// Sets the soft `RLIMIT_NOFILE` (child processes only).
 pub fn set_soft_nofile(n: u64) {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit on valid rlimit structs.
     unsafe {
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
