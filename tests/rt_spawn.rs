@@ -240,3 +240,32 @@ fn cancel_stops_a_parked_thread_and_runs_its_destructors() {
     assert!(err.is_cancelled(), "{err}");
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn destructors_may_park_while_a_cancelled_thread_unwinds() {
+    let _w = watchdog(Duration::from_secs(30));
+    // Regression: the second park point, inside a destructor run by the
+    // cancellation's own unwinding, must not start another unwind (that
+    // aborts the process); it parks and returns like any other.
+    struct SlowClose(Arc<AtomicUsize>);
+    impl Drop for SlowClose {
+        fn drop(&mut self) {
+            verdant::sleep(Duration::from_millis(2));
+            verdant::yield_now();
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = rt(1);
+    let closed = Arc::new(AtomicUsize::new(0));
+    let c = closed.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = rt.spawn(move || {
+        let _conn = SlowClose(c);
+        tx.send(()).unwrap();
+        verdant::sleep(Duration::from_secs(3600));
+    });
+    rx.recv().unwrap();
+    h.cancel();
+    assert!(h.join().unwrap_err().is_cancelled());
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+}

@@ -154,9 +154,15 @@ pub(crate) fn check_cancelled(task: &Header) {
     }
 }
 
-/// Starts the unwinding of a cancelled green thread.
+/// Starts the unwinding of a cancelled green thread, unless it is unwinding
+/// already: a destructor that parks during that unwinding (closing a
+/// socket, releasing a lock) must be allowed to finish, since a second
+/// unwind from inside it would abort the process.
 #[cold]
-pub(crate) fn cancelled_unwind() -> ! {
+pub(crate) fn cancelled_unwind() {
+    if std::thread::panicking() {
+        return;
+    }
     // `resume_unwind` skips the panic hook: a cancellation is not a panic
     // and prints nothing. The thread's top frame turns it into
     // `JoinError::Cancelled`.

@@ -25,17 +25,24 @@ use std::collections::VecDeque;
 use crate::runtime::park::Waiter;
 
 /// A FIFO of parked waiters, each with a key for removal.
+///
+/// Most lists hold zero or one waiter (a joiner, a lone receiver), so the
+/// oldest waiter is stored inline and the queue behind it allocates only
+/// when a second one arrives. Invariant: `first` is older than everything
+/// in `rest`; a waiter goes to `first` only when `rest` is empty.
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
     next_key: u64,
-    waiters: VecDeque<(u64, Waiter)>,
+    first: Option<(u64, Waiter)>,
+    rest: VecDeque<(u64, Waiter)>,
 }
 
 impl WaitList {
     pub(crate) const fn new() -> WaitList {
         WaitList {
             next_key: 0,
-            waiters: VecDeque::new(),
+            first: None,
+            rest: VecDeque::new(),
         }
     }
 
@@ -43,17 +50,25 @@ impl WaitList {
     pub(crate) fn push(&mut self, waiter: Waiter) -> u64 {
         let key = self.next_key;
         self.next_key += 1;
-        self.waiters.push_back((key, waiter));
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some((key, waiter));
+        } else {
+            self.rest.push_back((key, waiter));
+        }
         key
     }
 
     /// Removes the waiter with `key`. Returns `false` if it is no longer
     /// queued, i.e. a notifier already dequeued (and unparked) it.
     pub(crate) fn remove(&mut self, key: u64) -> bool {
-        // Keys are increasing, so the list is sorted by key.
-        match self.waiters.binary_search_by_key(&key, |(k, _)| *k) {
+        if self.first.as_ref().is_some_and(|(k, _)| *k == key) {
+            self.first = None;
+            return true;
+        }
+        // Keys are increasing, so `rest` is sorted by key.
+        match self.rest.binary_search_by_key(&key, |(k, _)| *k) {
             Ok(i) => {
-                self.waiters.remove(i);
+                self.rest.remove(i);
                 true
             }
             Err(_) => false,
@@ -62,19 +77,59 @@ impl WaitList {
 
     /// Dequeues the oldest waiter; the caller unparks it (after unlocking).
     pub(crate) fn pop(&mut self) -> Option<Waiter> {
-        self.waiters.pop_front().map(|(_, w)| w)
+        match self.first.take() {
+            Some((_, w)) => Some(w),
+            None => self.rest.pop_front().map(|(_, w)| w),
+        }
     }
 
     /// Dequeues every waiter; the caller unparks them (after unlocking).
     pub(crate) fn take_all(&mut self) -> impl Iterator<Item = Waiter> {
-        std::mem::take(&mut self.waiters).into_iter().map(|(_, w)| w)
+        let rest = if self.rest.is_empty() {
+            VecDeque::new()
+        } else {
+            std::mem::take(&mut self.rest)
+        };
+        self.first.take().into_iter().chain(rest).map(|(_, w)| w)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.waiters.is_empty()
+        self.first.is_none() && self.rest.is_empty()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.waiters.len()
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w() -> Waiter {
+        Waiter::Thread(std::thread::current())
+    }
+
+    #[test]
+    fn fifo_order_and_removal_across_the_inline_slot() {
+        let mut l = WaitList::new();
+        let a = l.push(w());
+        let b = l.push(w());
+        let c = l.push(w());
+        assert_eq!(l.len(), 3);
+        assert!(l.remove(a));
+        assert!(!l.remove(a));
+        // `first` is empty but `rest` is not: a new waiter queues behind.
+        let d = l.push(w());
+        assert!(l.remove(c));
+        assert_eq!(l.len(), 2);
+        assert!(l.pop().is_some()); // b
+        assert!(!l.remove(b));
+        assert!(l.remove(d));
+        assert!(l.is_empty());
+        l.push(w());
+        l.push(w());
+        assert_eq!(l.take_all().count(), 2);
+        assert!(l.is_empty());
     }
 }
