@@ -338,8 +338,10 @@ fn peek_vectored_options_and_conversions() {
         let (s, peer) = listener.accept().unwrap();
         assert_eq!(peer, c.local_addr().unwrap());
         assert_eq!(s.local_addr().unwrap(), c.peer_addr().unwrap());
-        (&c).write_vectored(&[io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd")])
+        let sent = (&c)
+            .write_vectored(&[io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd")])
             .unwrap();
+        assert_eq!(sent, 4);
         let mut p = [0u8; 4];
         let mut n = 0;
         while n < 4 {
