@@ -433,7 +433,13 @@ fn no_fd_leaks() {
     let rt = rt(2);
     let addr = echo_server(&rt);
     // Warm up: lazily created things (blocking threads for a lookup).
-    rt.block_on(move || round_trip(TcpStream::connect(("localhost", addr.port())).unwrap(), b"warm"));
+    rt.block_on(move || {
+        let mut s = TcpStream::connect(("localhost", addr.port())).unwrap();
+        round_trip(&s, b"warm");
+        // Read to EOF: the server's end is closed once its FIN arrives.
+        s.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(s.read_to_end(&mut Vec::new()).unwrap(), 0);
+    });
     let before = fd_count();
     for round in 0..3 {
         let hs: Vec<_> = (0..100)
@@ -477,7 +483,7 @@ fn no_fd_leaks() {
     // Server-side handler threads close their ends when they see EOF.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut after = fd_count();
-    while after > before && Instant::now() < deadline {
+    while after != before && Instant::now() < deadline {
         verdant::sleep(Duration::from_millis(10));
         after = fd_count();
     }

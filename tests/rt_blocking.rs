@@ -51,7 +51,9 @@ fn idle_blocking_threads_retire() {
         .blocking_keep_alive(Duration::from_millis(20))
         .build()
         .unwrap();
-    let hs: Vec<_> = (0..4).map(|i| rt.block_on(move || verdant::spawn_blocking(move || i))).collect();
+    let hs: Vec<_> = (0..4)
+        .map(|i| rt.block_on(move || verdant::spawn_blocking(move || i)))
+        .collect();
     drop(hs);
     let count = || {
         std::fs::read_dir("/proc/self/task")

@@ -4,17 +4,16 @@
 //! the same types, so `TcpStream::connect("example.com:80")` and
 //! `TcpListener::bind(("0.0.0.0", 0))` read exactly as with std. The
 //! difference is where a host name is looked up: [`resolve`] parses literal
-//! addresses in place and sends only real names to the system resolver, on
-//! a [`crate::spawn_blocking`] thread when the caller is a green thread (its
-//! worker keeps running the others meanwhile).
+//! addresses in place and sends only real names to the global
+//! [`crate::net::Resolver`], which parks a green caller instead of blocking
+//! its worker (green DNS, or `getaddrinfo` on a [`crate::spawn_blocking`]
+//! thread in system mode).
 //!
-//! `resolve` is the single entry point: the green DNS resolver replaces its
-//! body without touching any socket type.
+//! `resolve` is the single entry point every socket type goes through.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use crate::runtime::park;
 
 /// What an address argument asks for, before any lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +48,9 @@ pub trait ToSocketAddrs {
 /// Resolves `addr` to socket addresses, in the resolver's order.
 ///
 /// Literal IP addresses are parsed in place. A host name goes to the
-/// system resolver (`getaddrinfo`): on a green thread through
-/// [`crate::spawn_blocking`], which parks only the caller; on a plain OS
-/// thread directly. Fails with `InvalidInput` if nothing resolves.
+/// global [`crate::net::Resolver`] ([`crate::net::lookup_host_port`]),
+/// which parks only a green caller. Fails with `InvalidInput` if nothing
+/// resolves.
 ///
 /// ```
 /// let v = verdant::net::resolve(("::1", 443)).unwrap();
@@ -71,14 +70,11 @@ pub fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-/// The system resolver, off the worker when called from a green thread.
+/// A host name: the global [`crate::net::Resolver`] (green DNS on the
+/// worker's reactor, or `getaddrinfo` on the blocking pool in system mode).
 #[cold]
 fn lookup(host: String, port: u16) -> io::Result<Vec<SocketAddr>> {
-    let run = move || std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port)).map(Vec::from_iter);
-    if park::current_task().is_none() {
-        return run();
-    }
-    crate::spawn_blocking(run).join().map_err(io::Error::from)?
+    super::dns::resolve_host_port(&host, port)
 }
 
 /// Tries `f` on each address in turn; the first success wins, else the

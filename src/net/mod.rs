@@ -60,6 +60,7 @@
 
 mod addr;
 mod builder;
+mod dns;
 #[allow(unsafe_code)]
 mod raw_fd;
 mod serve;
@@ -70,6 +71,10 @@ mod udp;
 mod unix;
 
 pub use addr::{resolve, AddrQuery, ToSocketAddrs};
+pub use dns::{
+    lookup_host, lookup_host_port, LookupHost, ResolveError, ResolveErrorKind, Resolver, ResolverBuilder, ResolverMode,
+    DEFAULT_CACHE_SIZE, DEFAULT_MAX_IN_FLIGHT,
+};
 pub use builder::{TcpListenerBuilder, TcpStreamBuilder, UdpSocketBuilder};
 pub use serve::{serve, serve_background, Server};
 pub use std::net::Shutdown;

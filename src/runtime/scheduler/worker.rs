@@ -449,7 +449,9 @@ impl Local {
         let mut cell = entry.green.borrow_mut();
         // A thread is queued only when suspended (park protocol), so its
         // coroutine is here; anything else is a bug worth failing loudly on.
-        let green = cell.as_mut().expect("verdant: resumed a green thread that is not suspended");
+        let green = cell
+            .as_mut()
+            .expect("verdant: resumed a green thread that is not suspended");
         let (lo, hi) = green.guard;
         overflow::enter(lo, hi, task.id, task.name.as_deref(), green.stack_size);
         *self.current.borrow_mut() = Some((task, slot));
