@@ -14,7 +14,6 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-
 /// What an address argument asks for, before any lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[doc(hidden)]

@@ -71,11 +71,11 @@ mod udp;
 mod unix;
 
 pub use addr::{resolve, AddrQuery, ToSocketAddrs};
+pub use builder::{TcpListenerBuilder, TcpStreamBuilder, UdpSocketBuilder};
 pub use dns::{
     lookup_host, lookup_host_port, LookupHost, ResolveError, ResolveErrorKind, Resolver, ResolverBuilder, ResolverMode,
     DEFAULT_CACHE_SIZE, DEFAULT_MAX_IN_FLIGHT,
 };
-pub use builder::{TcpListenerBuilder, TcpStreamBuilder, UdpSocketBuilder};
 pub use serve::{serve, serve_background, Server};
 pub use std::net::Shutdown;
 pub use tcp::{Incoming, TcpListener, TcpStream};
