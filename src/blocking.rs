@@ -37,7 +37,12 @@ where
     T: Send + 'static,
 {
     let handle = Handle::current();
-    let task = Arc::new(Header::new(task::next_id(), Some("blocking".into()), 0, None));
+    let task = Arc::new(Header::new(
+        task::next_id(),
+        Some("blocking".into()),
+        0,
+        None,
+    ));
     let packet = Arc::new(Packet::default());
     let run = body(task.clone(), packet.clone(), f);
     handle.blocking().submit((task.clone(), run));
@@ -115,7 +120,10 @@ impl BlockingPool {
             let mut st = self.inner.state.lock();
             st.shutdown = true;
             self.inner.work.notify_all();
-            (std::mem::take(&mut st.queue), std::mem::take(&mut st.handles))
+            (
+                std::mem::take(&mut st.queue),
+                std::mem::take(&mut st.handles),
+            )
         };
         queued.into_iter().for_each(finish_unrun);
         for h in handles {

@@ -99,7 +99,10 @@ impl Builder {
     {
         let handle = self.handle.clone().unwrap_or_else(Handle::current);
         let (task, packet, run) = self.prepare(&handle, f, None)?;
-        handle.submit(NewTask { task: task.clone(), run })?;
+        handle.submit(NewTask {
+            task: task.clone(),
+            run,
+        })?;
         Ok(JoinHandle(JoinInner { task, packet }))
     }
 
@@ -125,7 +128,9 @@ impl Builder {
         if !(4096..=MAX_STACK_SIZE).contains(&stack_size) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("green thread stack size {stack_size} is outside 4096..={MAX_STACK_SIZE} bytes"),
+                format!(
+                    "green thread stack size {stack_size} is outside 4096..={MAX_STACK_SIZE} bytes"
+                ),
             ));
         }
         let task = Arc::new(Header::new(
@@ -145,7 +150,11 @@ impl Builder {
 
 /// Wraps `f`: catch its panic, apply a pending cancellation, store the
 /// outcome. The returned closure never unwinds.
-pub(crate) fn body<'a, F, T>(task: Arc<Header>, packet: Arc<Packet<T>>, f: F) -> Box<dyn FnOnce() + Send + 'a>
+pub(crate) fn body<'a, F, T>(
+    task: Arc<Header>,
+    packet: Arc<Packet<T>>,
+    f: F,
+) -> Box<dyn FnOnce() + Send + 'a>
 where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
@@ -186,7 +195,9 @@ impl<T> Drop for Packet<T> {
         // A panic nobody joined makes the scope panic (as std's does).
         if let Some(scope) = &self.scope {
             if matches!(self.result.get_mut(), Some(Err(e)) if e.is_panic()) {
-                scope.a_thread_panicked.store(true, std::sync::atomic::Ordering::Relaxed);
+                scope
+                    .a_thread_panicked
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
@@ -209,17 +220,31 @@ impl<T> Packet<T> {
 
 /// Blocks the caller (green or OS thread) until `task` completes or
 /// `deadline` passes. Returns whether it completed.
+///
+/// Waiting for a `spawn_blocking` job is not interrupted by a cancellation
+/// of the caller: the caller is cancelled when the job returns.
 pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>) -> bool {
+    // Blocking jobs have no scheduler.
+    let blocking = task.shared.is_none();
     loop {
         if task.is_complete() {
+            if blocking {
+                if let Some(me) = park::current_task() {
+                    park::check_cancelled(&me);
+                }
+            }
             return true;
         }
         let key = task.joiners.lock().push(Waiter::current());
         let guard = Deregister { task, key };
         if task.is_complete() {
-            return true;
+            continue;
         }
-        let wake = park::park(deadline);
+        let wake = if blocking {
+            park::park_deferring_cancel(deadline)
+        } else {
+            park::park(deadline)
+        };
         drop(guard);
         if wake == Wake::TimedOut && !task.is_complete() {
             return false;

@@ -21,7 +21,10 @@ pub(crate) struct LocalMap {
 
 impl LocalMap {
     fn get(&self, key: usize) -> Option<Rc<dyn Any>> {
-        self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
     }
 
     fn insert(&mut self, key: usize, value: Rc<dyn Any>) {
@@ -82,7 +85,9 @@ impl<T: 'static> GreenLocal<T> {
                 v
             }
         };
-        let value = value.downcast_ref::<T>().expect("a GreenLocal's key maps to its own type");
+        let value = value
+            .downcast_ref::<T>()
+            .expect("a GreenLocal's key maps to its own type");
         f(value)
     }
 }

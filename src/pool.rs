@@ -290,7 +290,9 @@ where
 
 impl<I, F, T> fmt::Debug for Imap<I, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Imap").field("in_flight", &self.pending.len()).finish()
+        f.debug_struct("Imap")
+            .field("in_flight", &self.pending.len())
+            .finish()
     }
 }
 
@@ -370,6 +372,8 @@ impl<T> Iterator for GreenPile<T> {
 
 impl<T> fmt::Debug for GreenPile<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GreenPile").field("pending", &self.pending.len()).finish()
+        f.debug_struct("GreenPile")
+            .field("pending", &self.pending.len())
+            .finish()
     }
 }

@@ -107,11 +107,17 @@ impl<'scope> Scope<'scope, '_> {
         // packet whose outcome is dropped by the body or by the handle,
         // both within `'scope` (see `green::Packet`).
         let run: Box<dyn FnOnce() + Send + 'static> = unsafe {
-            std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Box<dyn FnOnce() + Send + 'static>>(run)
+            std::mem::transmute::<
+                Box<dyn FnOnce() + Send + 'scope>,
+                Box<dyn FnOnce() + Send + 'static>,
+            >(run)
         };
         self.data.tasks.lock().push(task.clone());
         self.handle
-            .submit(NewTask { task: task.clone(), run })
+            .submit(NewTask {
+                task: task.clone(),
+                run,
+            })
             .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
         ScopedJoinHandle {
             inner: JoinInner { task, packet },
@@ -122,7 +128,9 @@ impl<'scope> Scope<'scope, '_> {
 
 impl fmt::Debug for Scope<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Scope").field("data", &self.data).finish_non_exhaustive()
+        f.debug_struct("Scope")
+            .field("data", &self.data)
+            .finish_non_exhaustive()
     }
 }
 
@@ -157,6 +165,8 @@ impl<T> ScopedJoinHandle<'_, T> {
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle").field("id", &self.inner.task.id).finish()
+        f.debug_struct("ScopedJoinHandle")
+            .field("id", &self.inner.task.id)
+            .finish()
     }
 }

@@ -208,7 +208,9 @@ impl Runtime {
         let rt = Runtime {
             handle: handle.clone(),
             threads: Mutex::new(Vec::new()),
-            watchdog: config.watchdog.map(|t| watchdog::Watchdog::start(handle.shared.clone(), t)),
+            watchdog: config
+                .watchdog
+                .map(|t| watchdog::Watchdog::start(handle.shared.clone(), t)),
         };
         for (index, (poll, deque)) in polls.into_iter().zip(deques).enumerate() {
             let shared = handle.shared.clone();
@@ -409,7 +411,8 @@ fn global() -> &'static Handle {
     static GLOBAL: OnceLock<Runtime> = OnceLock::new();
     &GLOBAL
         .get_or_init(|| {
-            Runtime::new().unwrap_or_else(|e| panic!("verdant: cannot start the global runtime: {e}"))
+            Runtime::new()
+                .unwrap_or_else(|e| panic!("verdant: cannot start the global runtime: {e}"))
         })
         .handle
 }

@@ -20,7 +20,10 @@ impl StackPool {
         if let Some(i) = self.free.iter().rposition(|s| s.size == stack_size) {
             return Ok(self.free.swap_remove(i));
         }
-        Ok(PooledStack { inner: DefaultStack::new(stack_size)?, size: stack_size })
+        Ok(PooledStack {
+            inner: DefaultStack::new(stack_size)?,
+            size: stack_size,
+        })
     }
     pub(crate) fn put(&mut self, stack: PooledStack) {
         self.free.push(stack);

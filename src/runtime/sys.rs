@@ -15,13 +15,20 @@ pub(crate) fn poll_fd(fd: RawFd, read: bool, deadline: Option<Instant>) -> io::R
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "operation timed out",
+                    ));
                 }
                 // Round up: never wake before the deadline.
                 left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
             }
         };
-        let mut pfd = libc::pollfd { fd, events, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
         // SAFETY: `pfd` is a valid, exclusively borrowed pollfd array of
         // length 1 for the duration of the call; poll(2) reads `fd`/`events`
         // and writes only `revents`.

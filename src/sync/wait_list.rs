@@ -67,7 +67,9 @@ impl WaitList {
 
     /// Dequeues every waiter; the caller unparks them (after unlocking).
     pub(crate) fn take_all(&mut self) -> impl Iterator<Item = Waiter> {
-        std::mem::take(&mut self.waiters).into_iter().map(|(_, w)| w)
+        std::mem::take(&mut self.waiters)
+            .into_iter()
+            .map(|(_, w)| w)
     }
 
     pub(crate) fn is_empty(&self) -> bool {

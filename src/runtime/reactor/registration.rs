@@ -93,11 +93,16 @@ impl Registration {
         };
         // Dequeue on every way out, cancellation's unwinding included.
         let guard = CancelWait { io: &io, dir, key };
-        let wake = park::park(deadline);
+        // A scoped deadline (`verdant::timeout`) fails the I/O with
+        // `TimedOut` like the call's own deadline.
+        let wake = park::park_scoped(deadline);
         drop(guard);
         match wake {
             Wake::Unparked => Ok(()),
-            Wake::TimedOut => Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out")),
+            Wake::TimedOut | Wake::ScopeExpired => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "operation timed out",
+            )),
         }
     }
 
@@ -132,7 +137,9 @@ impl Drop for Registration {
 
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registration").field("fd", &self.fd).finish_non_exhaustive()
+        f.debug_struct("Registration")
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
     }
 }
 

@@ -207,7 +207,10 @@ impl Shared {
 }
 
 impl WorkerShared {
-    pub(crate) fn new(poll: &mio::Poll, stealer: Stealer<NewTask>) -> std::io::Result<WorkerShared> {
+    pub(crate) fn new(
+        poll: &mio::Poll,
+        stealer: Stealer<NewTask>,
+    ) -> std::io::Result<WorkerShared> {
         Ok(WorkerShared {
             inbox: Injector::new(),
             stealer,

@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Steal, Worker as Deque};
 
 use super::{NewTask, Shared};
-use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::local::LocalMap;
+use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
@@ -122,7 +122,12 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, poll: mio::Poll) -> Local {
+    pub(crate) fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        deque: Deque<NewTask>,
+        poll: mio::Poll,
+    ) -> Local {
         let keep = shared.config.keep_resident_stacks;
         Local {
             index,
@@ -186,7 +191,12 @@ impl Local {
     ) -> std::io::Result<mio::Token> {
         let token = self.shared.workers[self.index].io.lock().insert(io);
         let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
-        if let Err(e) = self.poll.borrow().registry().register(source, token, interest) {
+        if let Err(e) = self
+            .poll
+            .borrow()
+            .registry()
+            .register(source, token, interest)
+        {
             self.shared.workers[self.index].io.lock().remove(token);
             return Err(e);
         }
@@ -277,7 +287,10 @@ impl Local {
         let shared = &self.shared;
         let steal = || {
             std::iter::once(shared.injector.steal_batch_and_pop(&self.deque))
-                .chain(self.victims().map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)))
+                .chain(
+                    self.victims()
+                        .map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)),
+                )
                 .collect::<Steal<NewTask>>()
         };
         loop {
@@ -312,7 +325,9 @@ impl Local {
 
     fn fire_timers(&self) -> usize {
         let mut woken = Vec::new();
-        self.timers.borrow_mut().fire(Instant::now(), |task| woken.push(task));
+        self.timers
+            .borrow_mut()
+            .fire(Instant::now(), |task| woken.push(task));
         let n = woken.len();
         for task in woken {
             crate::runtime::park::unpark_task(&task);
@@ -337,7 +352,10 @@ impl Local {
                     continue;
                 }
                 if let Some(sched) = io.get(event.token()) {
-                    ready.push((sched.clone(), crate::runtime::reactor::Ready::from_event(event)));
+                    ready.push((
+                        sched.clone(),
+                        crate::runtime::reactor::Ready::from_event(event),
+                    ));
                 }
             }
         }
@@ -352,7 +370,10 @@ impl Local {
     fn sleep(&self) {
         let deadline = self.timers.borrow_mut().next_deadline();
         self.shared.sleep_begin(self.index);
-        if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
+        if self
+            .shared
+            .has_work_for(self.index, self.cancelled_all.get())
+        {
             self.shared.sleep_end(self.index);
             return;
         }
@@ -365,7 +386,14 @@ impl Local {
     /// Cancels every green thread of this worker, once.
     fn cancel_all(&self) {
         if !self.cancelled_all.replace(true) {
-            let tasks: Vec<_> = self.slab.borrow().entries.iter().flatten().map(|e| e.task.clone()).collect();
+            let tasks: Vec<_> = self
+                .slab
+                .borrow()
+                .entries
+                .iter()
+                .flatten()
+                .map(|e| e.task.clone())
+                .collect();
             for task in tasks {
                 task.cancel();
                 Waiter::Green(task).unpark();
@@ -407,7 +435,10 @@ impl Local {
             Some(green) => self.switch_to(task, slot, green),
             // Already running: a stale wakeup cannot happen by the park
             // protocol, so this is a bug worth failing loudly on.
-            None => panic!("verdant: green thread {} resumed while not suspended", task.id),
+            None => panic!(
+                "verdant: green thread {} resumed while not suspended",
+                task.id
+            ),
         }
     }
 
