@@ -75,14 +75,14 @@ impl Barrier {
         }
         let gen = s.generation;
         let withdraw = Withdraw(self, gen);
-        let _ = wait::wait_while(
+        drop(wait::wait_while(
             &self.state,
             s,
             waiters,
             Until::Forever,
             |s| s.generation == gen,
             None,
-        );
+        ));
         std::mem::forget(withdraw);
         BarrierWaitResult(false)
     }

@@ -56,7 +56,7 @@ impl<T> State<T> {
     }
 
     /// Hooks for a receiver that parks on a zero-capacity channel.
-    fn recv_hooks(&self) -> Option<(fn(&mut Self), fn(&mut Self))> {
+    fn recv_hooks(&self) -> wait::Hooks<Self> {
         (self.cap == Some(0)).then_some((State::receiver_parks, State::receiver_leaves))
     }
 

@@ -271,7 +271,7 @@ impl<T: ?Sized> RwLock<T> {
         }
         let mut got = None;
         let w = self.waiters.lock();
-        let _ = wait::wait_while(
+        drop(wait::wait_while(
             &self.waiters,
             w,
             readers,
@@ -281,7 +281,7 @@ impl<T: ?Sized> RwLock<T> {
                 got.is_none()
             },
             None,
-        );
+        ));
         RwLockReadGuard {
             lock: self,
             inner: got,
@@ -295,7 +295,7 @@ impl<T: ?Sized> RwLock<T> {
         }
         let mut got = None;
         let w = self.waiters.lock();
-        let _ = wait::wait_while(
+        drop(wait::wait_while(
             &self.waiters,
             w,
             writers,
@@ -305,7 +305,7 @@ impl<T: ?Sized> RwLock<T> {
                 got.is_none()
             },
             None,
-        );
+        ));
         RwLockWriteGuard {
             lock: self,
             inner: got,
@@ -344,7 +344,13 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         if self.inner.take().is_some() {
             // Maybe the last reader: let a writer try.
-            let w = self.lock.waiters.lock().writers.pop();
+            let w = {
+                let mut w = self.lock.waiters.lock();
+                if w.writers.is_empty() {
+                    return;
+                }
+                w.writers.pop()
+            };
             wait::unpark_all(w);
         }
     }

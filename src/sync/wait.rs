@@ -18,6 +18,9 @@ use crate::sync::wait_list::WaitList;
 /// Selects one wait list of a primitive's state.
 pub(crate) type ListOf<S> = fn(&mut S) -> &mut WaitList;
 
+/// `(on_park, on_leave)` hooks of [`wait_while`].
+pub(crate) type Hooks<S> = Option<(fn(&mut S), fn(&mut S))>;
+
 /// How a wait may end early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
@@ -40,7 +43,7 @@ pub(crate) fn wait_while<'a, S>(
     list: ListOf<S>,
     until: Until,
     mut blocked: impl FnMut(&mut S) -> bool,
-    hooks: Option<(fn(&mut S), fn(&mut S))>,
+    hooks: Hooks<S>,
 ) -> (MutexGuard<'a, S>, bool) {
     while blocked(&mut guard) {
         let key = list(&mut guard).push(Waiter::current());
