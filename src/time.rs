@@ -64,8 +64,25 @@ pub fn sleep_until(deadline: Instant) {
 }
 
 /// Runs `f` with a deadline `dur` from now; `Err(Elapsed)` if the deadline
-/// passed before `f` returned. See the [module docs](self) for what the
-/// deadline does to blocking calls inside `f`.
+/// passed before `f` returned (eventlet's `Timeout`, Go's context deadline).
+///
+/// Every verdant blocking call made inside `f` (on this green or OS thread;
+/// threads spawned inside do not inherit the deadline) is bounded by it.
+/// Once it has passed:
+///
+/// * calls with a timeout error fail with it: `recv_timeout` and friends
+///   return their `Timeout` error, socket I/O fails with
+///   [`std::io::ErrorKind::TimedOut`], `sleep` returns;
+/// * calls whose std-mirroring signature has no timeout error (`recv()`,
+///   `Mutex::lock`, `JoinHandle::join`, `Queue::get`, ...) unwind with a
+///   private payload that `timeout` catches (eventlet raises its `Timeout`
+///   exception at the same point); destructors run on the way out, and user
+///   panics are never swallowed;
+/// * calls that need not wait (a `recv` with a message ready) still succeed.
+///
+/// Nested timeouts keep the earliest deadline; when an outer deadline
+/// expires inside an inner `timeout`, the unwinding passes through the
+/// inner one to the outer one.
 ///
 /// ```
 /// use std::time::Duration;

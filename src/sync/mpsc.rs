@@ -1,7 +1,7 @@
 //! `std::sync::mpsc`, green: the same names, signatures and error types,
 //! so migrating is a change of `use` lines.
 //!
-//! Built on [`crate::sync::channel`]: waiting parks a green thread (or
+//! Built on [`bounded`](crate::sync::bounded)/[`unbounded`](crate::sync::unbounded): waiting parks a green thread (or
 //! blocks an OS thread), and either may be on each side.
 //!
 //! ```
