@@ -13,7 +13,10 @@ fn lookup(what: &'static str, ms: u64) -> String {
 }
 
 fn main() {
-    let rt = verdant::Runtime::builder().workers(2).build().expect("runtime");
+    let rt = verdant::Runtime::builder()
+        .workers(2)
+        .build()
+        .expect("runtime");
     rt.block_on(|| {
         let start = Instant::now();
 
@@ -49,7 +52,9 @@ fn main() {
         }
 
         // Everything in completion order (gevent's iwait).
-        let hs = (1..=3u64).rev().map(|i| verdant::spawn(move || lookup("item", i * 10)));
+        let hs = (1..=3u64)
+            .rev()
+            .map(|i| verdant::spawn(move || lookup("item", i * 10)));
         for h in verdant::iwait(hs) {
             println!("done: {}", h.join().expect("item"));
         }

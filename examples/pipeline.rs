@@ -15,7 +15,10 @@ const DRYERS: usize = 4;
 const RACK: usize = 3;
 
 fn main() {
-    let rt = verdant::Runtime::builder().workers(2).build().expect("runtime");
+    let rt = verdant::Runtime::builder()
+        .workers(2)
+        .build()
+        .expect("runtime");
     rt.block_on(|| {
         let start = Instant::now();
         let rack: Queue<usize> = Queue::bounded(RACK);
