@@ -99,12 +99,14 @@ fn swallowed_cancellation_still_reports_cancelled() {
 
 #[test]
 fn cancel_before_start_never_runs() {
-    run(|| {
+    // One worker: the new thread cannot start before this one parks.
+    let _w = support::watchdog(Duration::from_secs(60));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(|| {
         let ran = Arc::new(AtomicBool::new(false));
         let r = ran.clone();
         let gate = Event::new();
         let g = gate.clone();
-        // Occupy nothing special: just cancel immediately after spawning.
         let h = verdant::spawn(move || {
             g.wait();
             r.store(true, Ordering::SeqCst);

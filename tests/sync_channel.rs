@@ -109,7 +109,7 @@ fn stress() {
             }
             drop(rx);
             green.into_iter().for_each(|h| h.join().unwrap());
-            os.into_iter().for_each(|h| h.join().unwrap());
+            os.into_iter().for_each(support::join_os);
             let mut n = 0;
             let mut s = 0;
             for h in sums_g {
@@ -118,7 +118,7 @@ fn stress() {
                 s += b;
             }
             for h in sums_o {
-                let (a, b) = h.join().unwrap();
+                let (a, b) = support::join_os(h);
                 n += a;
                 s += b;
             }
@@ -194,7 +194,7 @@ fn drop_senders_wakes_receivers() {
             assert_eq!(h.join().unwrap(), Err(RecvError));
         }
         for h in os {
-            assert_eq!(h.join().unwrap(), Err(RecvTimeoutError::Disconnected));
+            assert_eq!(support::join_os(h), Err(RecvTimeoutError::Disconnected));
         }
     });
 }

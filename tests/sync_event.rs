@@ -24,7 +24,7 @@ fn event_wakes_green_and_os_waiters() {
         assert!(!ev.wait_timeout(Duration::from_millis(5)));
         ev.set();
         green.into_iter().for_each(|h| h.join().unwrap());
-        os.into_iter().for_each(|h| h.join().unwrap());
+        os.into_iter().for_each(support::join_os);
         assert!(ev.is_set());
         ev.wait();
         ev.clear();

@@ -49,7 +49,7 @@ fn contended_green_and_os() {
             })
             .collect();
         green.into_iter().for_each(|h| h.join().unwrap());
-        os.into_iter().for_each(|h| h.join().unwrap());
+        os.into_iter().for_each(support::join_os);
         assert_eq!(*m.lock(), n + 4 * n);
     });
 }
@@ -143,12 +143,10 @@ fn condvar() {
             })
             .collect();
         let p = pair.clone();
-        std::thread::spawn(move || {
+        support::join_os(std::thread::spawn(move || {
             *p.0.lock() = 1;
             p.1.notify_all();
-        })
-        .join()
-        .unwrap();
+        }));
         assert!(hs.into_iter().all(|h| h.join().unwrap() == 1));
         let (g, r) = pair.1.wait_timeout(pair.0.lock(), Duration::from_millis(5));
         assert!(r.timed_out());

@@ -103,7 +103,7 @@ fn mpmc_green_and_os() {
                 verdant::spawn(move || (0..n).map(|_| q.get() as u64).sum::<u64>())
             })
             .collect();
-        producers.into_iter().for_each(|h| h.join().unwrap());
+        producers.into_iter().for_each(support::join_os);
         let s: u64 = consumers.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(s, 4 * (n as u64 * (n as u64 - 1) / 2));
     });

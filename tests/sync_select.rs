@@ -133,7 +133,7 @@ fn stress_no_lost_wakeups() {
         let p1 = verdant::spawn(move || (0..n).for_each(|i| tx1.send(i).unwrap()));
         let p2 = std::thread::spawn(move || (0..n).for_each(|i| tx2.send(i).unwrap()));
         p1.join().unwrap();
-        p2.join().unwrap();
+        support::join_os(p2);
         let total: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(total, 2 * n as u64);
     });

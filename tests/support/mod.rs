@@ -63,3 +63,12 @@ pub fn assert_not_before(start: Instant, min: Duration) {
     let e = start.elapsed();
     assert!(e >= min, "returned after {e:?}, earlier than {min:?}");
 }
+
+/// Joins an OS thread from a green thread without blocking its worker
+/// (a plain `join` there would stall the worker's other green threads).
+#[track_caller]
+pub fn join_os<T: Send + 'static>(h: std::thread::JoinHandle<T>) -> T {
+    verdant::spawn_blocking(move || h.join().expect("OS thread panicked"))
+        .join()
+        .expect("spawn_blocking")
+}
