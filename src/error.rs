@@ -8,6 +8,47 @@ use std::io;
 /// Private: only a green thread's top frame ever sees it.
 pub(crate) struct Cancelled;
 
+/// Payload of the unwinding that an expired scoped deadline starts at a
+/// park point whose call has no timeout error. Private: only
+/// [`crate::timeout`] catches it.
+pub(crate) struct ScopeExpired;
+
+/// The deadline of [`crate::timeout`] passed before its closure returned.
+///
+/// Converts into an [`io::Error`] of kind [`io::ErrorKind::TimedOut`], so
+/// `?` works in functions returning `io::Result`.
+///
+/// ```
+/// use std::time::Duration;
+/// let r = verdant::timeout(Duration::from_millis(5), || {
+///     verdant::sleep(Duration::from_secs(3600));
+/// });
+/// let e: std::io::Error = r.unwrap_err().into();
+/// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Elapsed(());
+
+impl Elapsed {
+    pub(crate) fn new() -> Elapsed {
+        Elapsed(())
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for io::Error {
+    fn from(e: Elapsed) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, e)
+    }
+}
+
 /// Why [`JoinHandle::join`](crate::JoinHandle::join) has no value to return.
 ///
 /// ```

@@ -217,17 +217,31 @@ impl<T> Packet<T> {
 
 /// Blocks the caller (green or OS thread) until `task` completes or
 /// `deadline` passes. Returns whether it completed.
+///
+/// Waiting for a `spawn_blocking` job is not interrupted by a cancellation
+/// of the caller: the caller is cancelled when the job returns.
 pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>) -> bool {
+    // Blocking jobs have no scheduler.
+    let blocking = task.shared.is_none();
     loop {
         if task.is_complete() {
+            if blocking {
+                if let Some(me) = park::current_task() {
+                    park::check_cancelled(&me);
+                }
+            }
             return true;
         }
         let key = task.joiners.lock().push(Waiter::current());
         let guard = Deregister { task, key };
         if task.is_complete() {
-            return true;
+            continue;
         }
-        let wake = park::park(deadline);
+        let wake = if blocking {
+            park::park_deferring_cancel(deadline)
+        } else {
+            park::park(deadline)
+        };
         drop(guard);
         if wake == Wake::TimedOut && !task.is_complete() {
             return false;

@@ -63,14 +63,15 @@ mod pool;
 mod runtime;
 #[allow(unsafe_code)]
 mod scope;
-mod sync;
+pub mod sync;
 mod time;
 
 pub use blocking::spawn_blocking;
-pub use error::JoinError;
+pub use error::{Elapsed, JoinError};
 pub use green::{current, park, spawn, yield_now, Builder, GreenId, GreenThread, JoinHandle};
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
 pub use scope::{scope, Scope, ScopedJoinHandle};
-pub use time::{sleep, sleep_until};
+pub use sync::futures::{iwait, wait_all, wait_any, wait_any_timeout, Iwait};
+pub use time::{sleep, sleep_until, spawn_after, timeout, timeout_at};

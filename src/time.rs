@@ -1,8 +1,36 @@
-//! Sleeping: parks a green thread on its worker's timers (or blocks an OS
-//! thread). Never returns before the deadline.
+//! Time: sleeping, scoped timeouts and delayed spawns.
+//!
+//! `sleep` parks a green thread on its worker's timers (or blocks an OS
+//! thread) and never returns before its deadline, except that it returns at
+//! an earlier scoped deadline (see [`timeout`]).
+//!
+//! # Scoped timeouts
+//!
+//! [`timeout`] (eventlet's `Timeout`, Go's context deadline) gives every
+//! verdant blocking call made inside it a deadline, kept in one place: the
+//! park path (`runtime::park`). Once the deadline has passed:
+//!
+//! * calls with a timeout error fail with it: `recv_timeout` and friends
+//!   return their `Timeout` error, socket I/O fails with
+//!   [`std::io::ErrorKind::TimedOut`], `sleep` returns;
+//! * calls whose std-mirroring signature has no timeout error (`recv()`,
+//!   `Mutex::lock`, `JoinHandle::join`, `Queue::get`, ...) unwind with a
+//!   private payload that `timeout` catches (eventlet raises its `Timeout`
+//!   exception at the same point). Destructors run on the way out; user
+//!   panics are never swallowed: anything else resumes unwinding;
+//! * calls that need not wait (a `recv` with a message ready) still succeed.
+//!
+//! `timeout` returns `Err(Elapsed)` whenever its deadline passed before `f`
+//! returned, whatever `f` returned. Nested timeouts keep the earliest
+//! deadline; an inner one that expires because of an outer deadline lets the
+//! unwinding reach the outer one. The deadline belongs to the calling green
+//! (or OS) thread: threads spawned inside do not inherit it.
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use crate::error::{Elapsed, ScopeExpired};
+use crate::green::JoinHandle;
 use crate::runtime::park::{self, Wake};
 
 /// Sleeps for at least `dur`, like `std::thread::sleep`, but parks only
@@ -17,14 +45,13 @@ use crate::runtime::park::{self, Wake};
 pub fn sleep(dur: Duration) {
     match Instant::now().checked_add(dur) {
         Some(deadline) => sleep_until(deadline),
-        // Further than the clock can count: forever.
-        None => loop {
-            park::park(None);
-        },
+        // Further than the clock can count: until the scoped deadline.
+        None => while park::park_scoped(None) != Wake::ScopeExpired {},
     }
 }
 
-/// Sleeps until `deadline` (returns at once if it has passed).
+/// Sleeps until `deadline` (returns at once if it has passed), or until the
+/// scoped deadline of an enclosing [`timeout`] if that is earlier.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -33,5 +60,110 @@ pub fn sleep(dur: Duration) {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    while park::park(Some(deadline)) != Wake::TimedOut {}
+    while park::park_scoped(Some(deadline)) == Wake::Unparked {}
+}
+
+/// Runs `f` with a deadline `dur` from now; `Err(Elapsed)` if the deadline
+/// passed before `f` returned (eventlet's `Timeout`, Go's context deadline).
+///
+/// Every verdant blocking call made inside `f` (on this green or OS thread;
+/// threads spawned inside do not inherit the deadline) is bounded by it.
+/// Once it has passed:
+///
+/// * calls with a timeout error fail with it: `recv_timeout` and friends
+///   return their `Timeout` error, socket I/O fails with
+///   [`std::io::ErrorKind::TimedOut`], `sleep` returns;
+/// * calls whose std-mirroring signature has no timeout error (`recv()`,
+///   `Mutex::lock`, `JoinHandle::join`, `Queue::get`, ...) unwind with a
+///   private payload that `timeout` catches (eventlet raises its `Timeout`
+///   exception at the same point); destructors run on the way out, and user
+///   panics are never swallowed;
+/// * calls that need not wait (a `recv` with a message ready) still succeed.
+///
+/// Nested timeouts keep the earliest deadline; when an outer deadline
+/// expires inside an inner `timeout`, the unwinding passes through the
+/// inner one to the outer one.
+///
+/// ```
+/// use std::time::Duration;
+/// let (tx, rx) = verdant::sync::bounded::<u32>(1);
+/// let r = verdant::timeout(Duration::from_millis(10), || rx.recv());
+/// assert!(r.is_err()); // nobody sent
+/// drop(tx);
+/// assert_eq!(verdant::timeout(Duration::from_secs(5), || 7), Ok(7));
+/// ```
+pub fn timeout<F, T>(dur: Duration, f: F) -> Result<T, Elapsed>
+where
+    F: FnOnce() -> T,
+{
+    match Instant::now().checked_add(dur) {
+        Some(deadline) => timeout_at(deadline, f),
+        None => Ok(f()),
+    }
+}
+
+/// Like [`timeout`], with an absolute deadline.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// let r = verdant::timeout_at(deadline, || verdant::sleep(Duration::from_secs(60)));
+/// assert!(r.is_err());
+/// assert!(Instant::now() >= deadline);
+/// ```
+pub fn timeout_at<F, T>(deadline: Instant, f: F) -> Result<T, Elapsed>
+where
+    F: FnOnce() -> T,
+{
+    let outer = park::scope_deadline();
+    let effective = match outer {
+        Some(o) if o < deadline => o,
+        _ => deadline,
+    };
+    park::set_scope_deadline(Some(effective));
+    let restore = Restore(outer);
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    drop(restore);
+    let passed = Instant::now() >= deadline;
+    match outcome {
+        Ok(_) if passed => Err(Elapsed::new()),
+        Ok(v) => Ok(v),
+        Err(payload) if passed && payload.is::<ScopeExpired>() => Err(Elapsed::new()),
+        // A user panic, a cancellation, or an outer deadline's expiry.
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// Puts the enclosing scope's deadline back, also when unwinding.
+struct Restore(Option<Instant>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        park::set_scope_deadline(self.0);
+    }
+}
+
+/// Spawns a green thread that runs `f` after `dur` (eventlet's
+/// `spawn_after`). Cancelling the handle before then means `f` never runs.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let t = Instant::now();
+/// let h = verdant::spawn_after(Duration::from_millis(5), || 42);
+/// assert_eq!(h.join().unwrap(), 42);
+/// assert!(t.elapsed() >= Duration::from_millis(5));
+/// ```
+pub fn spawn_after<F, T>(dur: Duration, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let deadline = Instant::now().checked_add(dur);
+    crate::spawn(move || {
+        match deadline {
+            Some(d) => sleep_until(d),
+            None => sleep(dur),
+        }
+        f()
+    })
 }

@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Instant;
 
 use crate::runtime::scheduler::worker::Local;
 
@@ -16,6 +17,22 @@ thread_local! {
     static WORKER: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
     /// Address of the running coroutine's `Yielder`, 0 outside coroutines.
     static YIELDER: Cell<usize> = const { Cell::new(0) };
+    /// The scoped deadline (`verdant::timeout`) of this OS thread when it
+    /// is not running a green thread (green threads keep theirs in their
+    /// `Header`).
+    static SCOPE_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// This OS thread's scoped deadline.
+#[inline(never)]
+pub(crate) fn scope_deadline() -> Option<Instant> {
+    SCOPE_DEADLINE.with(Cell::get)
+}
+
+/// Replaces this OS thread's scoped deadline; returns the previous one.
+#[inline(never)]
+pub(crate) fn set_scope_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    SCOPE_DEADLINE.with(|d| d.replace(deadline))
 }
 
 /// The worker this OS thread runs, or `None` on a plain thread.

@@ -17,8 +17,29 @@
 //! (DESIGN.md decision 7). Code that registered a waiter before parking must
 //! therefore deregister it in a destructor (a guard), not only on the normal
 //! path, or a later `notify_one` could be spent on a thread that is gone.
+//!
+//! # Scoped deadlines
+//!
+//! [`crate::timeout`] sets a *scoped deadline* on the caller: a field of the
+//! green thread's `Header`, or a thread-local (`context`) on a plain OS
+//! thread. `park` waits until the earlier of its own deadline and the scoped
+//! one, and reports which one expired:
+//!
+//! * [`park_scoped`] returns [`Wake::ScopeExpired`]; calls that can report a
+//!   timeout (`recv_timeout`, `sleep`, socket I/O) use it and map it to their
+//!   timeout error (`sleep` simply returns).
+//! * [`park`] instead unwinds with the private payload
+//!   [`crate::error::ScopeExpired`], which only [`crate::timeout`] catches;
+//!   calls whose std-mirroring signature has no timeout error (`recv()`,
+//!   `Mutex::lock`, `join`) use it. This is eventlet's `Timeout` exception,
+//!   in Rust.
+//!
+//! While the thread is already unwinding (a destructor that blocks), neither
+//! cancellation nor the scoped deadline applies: unwinding again would abort
+//! the process.
 
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
 use std::time::Instant;
 
@@ -65,8 +86,11 @@ impl std::fmt::Debug for Waiter {
 pub(crate) enum Wake {
     /// Unparked, or spuriously: re-check the condition.
     Unparked,
-    /// The deadline has passed.
+    /// The deadline given to `park` has passed.
     TimedOut,
+    /// The scoped deadline of [`crate::timeout`] has passed (only
+    /// [`park_scoped`] returns this).
+    ScopeExpired,
 }
 
 /// The running green thread, if the caller is one.
@@ -77,63 +101,161 @@ pub(crate) fn current_task() -> Option<Arc<Header>> {
 /// Blocks the caller until unparked or until `deadline`.
 ///
 /// A green thread switches out and its worker runs others; an OS thread
-/// blocks. Unwinds instead of returning if the green thread is cancelled.
+/// blocks. Unwinds instead of returning if the green thread is cancelled,
+/// or if the caller's scoped deadline ([`crate::timeout`]) expires: returns
+/// only [`Wake::Unparked`] or [`Wake::TimedOut`].
 pub(crate) fn park(deadline: Option<Instant>) -> Wake {
-    if let Some(local) = context::worker() {
-        if let Some(task) = local.current_task() {
-            return park_green(&local, &task, deadline);
-        }
+    match park_scoped(deadline) {
+        Wake::ScopeExpired => scope_expired_unwind(),
+        wake => wake,
     }
-    park_thread(deadline)
 }
 
-fn park_green(local: &scheduler::worker::Local, task: &Arc<Header>, deadline: Option<Instant>) -> Wake {
-    check_cancelled(task);
+/// Like [`park`], but returns [`Wake::ScopeExpired`] when the scoped
+/// deadline expires (first), for calls that report timeouts as errors.
+pub(crate) fn park_scoped(deadline: Option<Instant>) -> Wake {
+    park_inner(deadline, true)
+}
+
+/// Like [`park`], but a cancellation does not interrupt it: the caller
+/// checks for it once its wait is over (joining a `spawn_blocking` job:
+/// the green thread is cancelled when the blocking call returns).
+pub(crate) fn park_deferring_cancel(deadline: Option<Instant>) -> Wake {
+    match park_inner(deadline, false) {
+        Wake::ScopeExpired => scope_expired_unwind(),
+        wake => wake,
+    }
+}
+
+fn park_inner(deadline: Option<Instant>, cancellable: bool) -> Wake {
+    if let Some(local) = context::worker() {
+        if let Some(task) = local.current_task() {
+            return park_green(&local, &task, deadline, cancellable);
+        }
+    }
+    let scope = if std::thread::panicking() {
+        None
+    } else {
+        context::scope_deadline()
+    };
+    park_thread(deadline, scope)
+}
+
+/// Which deadline, if any, has passed at `now` (the explicit one wins).
+fn expired(now: Instant, deadline: Option<Instant>, scope: Option<Instant>) -> Option<Wake> {
+    if deadline.is_some_and(|d| now >= d) {
+        Some(Wake::TimedOut)
+    } else if scope.is_some_and(|s| now >= s) {
+        Some(Wake::ScopeExpired)
+    } else {
+        None
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn park_green(
+    local: &scheduler::worker::Local,
+    task: &Arc<Header>,
+    deadline: Option<Instant>,
+    cancellable: bool,
+) -> Wake {
+    let unwinding = std::thread::panicking();
+    if cancellable && !unwinding {
+        check_cancelled(task);
+    }
     if task.take_token() {
         return Wake::Unparked;
     }
-    if let Some(d) = deadline {
-        if Instant::now() >= d {
-            return Wake::TimedOut;
+    let scope = if unwinding {
+        None
+    } else {
+        decode(task.scope_deadline.load(Ordering::Relaxed))
+    };
+    let wait_until = earliest(deadline, scope);
+    if let Some(d) = wait_until {
+        if let Some(why) = expired(Instant::now(), deadline, scope) {
+            return why;
         }
         local.add_timer(d, task);
     }
-    let cancelled = coroutine::suspend(Suspend::Park);
-    let wake = match deadline {
-        Some(d) => {
+    // The worker also reports a cancellation here; `check_cancelled` below
+    // reads the same flag.
+    let _ = coroutine::suspend(Suspend::Park);
+    let wake = match wait_until {
+        Some(_) => {
             local.cancel_timer(task);
-            if Instant::now() >= d {
-                Wake::TimedOut
-            } else {
-                Wake::Unparked
-            }
+            expired(Instant::now(), deadline, scope).unwrap_or(Wake::Unparked)
         }
         None => Wake::Unparked,
     };
-    if cancelled {
-        cancelled_unwind();
+    if cancellable && !unwinding {
+        check_cancelled(task);
     }
     wake
 }
 
-fn park_thread(deadline: Option<Instant>) -> Wake {
-    match deadline {
+fn park_thread(deadline: Option<Instant>, scope: Option<Instant>) -> Wake {
+    match earliest(deadline, scope) {
         None => {
             std::thread::park();
             Wake::Unparked
         }
         Some(d) => {
             let now = Instant::now();
-            if now >= d {
-                return Wake::TimedOut;
+            if let Some(why) = expired(now, deadline, scope) {
+                return why;
             }
             std::thread::park_timeout(d - now);
-            if Instant::now() >= d {
-                Wake::TimedOut
-            } else {
-                Wake::Unparked
-            }
+            expired(Instant::now(), deadline, scope).unwrap_or(Wake::Unparked)
         }
+    }
+}
+
+/// The caller's scoped deadline (set by [`crate::timeout`]), if any.
+pub(crate) fn scope_deadline() -> Option<Instant> {
+    match current_task() {
+        Some(task) => decode(task.scope_deadline.load(Ordering::Relaxed)),
+        None => context::scope_deadline(),
+    }
+}
+
+/// Replaces the caller's scoped deadline; returns the previous one.
+pub(crate) fn set_scope_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    match current_task() {
+        Some(task) => decode(task.scope_deadline.swap(encode(deadline), Ordering::Relaxed)),
+        None => context::set_scope_deadline(deadline),
+    }
+}
+
+/// The instant scoped deadlines are counted from (nanoseconds, plus one so
+/// that 0 means "none"; see `Header::scope_deadline`).
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Encodes a deadline for `Header::scope_deadline`. A deadline before the
+/// epoch is in the past anyway and becomes the epoch itself.
+pub(crate) fn encode(deadline: Option<Instant>) -> u64 {
+    match deadline {
+        None => 0,
+        Some(d) => {
+            let nanos = d.saturating_duration_since(epoch()).as_nanos();
+            u64::try_from(nanos).unwrap_or(u64::MAX - 1).saturating_add(1)
+        }
+    }
+}
+
+fn decode(raw: u64) -> Option<Instant> {
+    match raw {
+        0 => None,
+        n => Some(epoch() + std::time::Duration::from_nanos(n - 1)),
     }
 }
 
@@ -152,6 +274,13 @@ pub(crate) fn check_cancelled(task: &Header) {
     if task.is_cancelled() {
         cancelled_unwind();
     }
+}
+
+/// Unwinds out of the innermost [`crate::timeout`] whose deadline passed.
+#[cold]
+pub(crate) fn scope_expired_unwind() -> ! {
+    // Like cancellation: `resume_unwind` skips the panic hook.
+    std::panic::resume_unwind(Box::new(crate::error::ScopeExpired))
 }
 
 /// Starts the unwinding of a cancelled green thread, unless it is unwinding

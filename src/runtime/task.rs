@@ -64,6 +64,9 @@ pub(crate) struct Header {
     /// Sequence number of the live timer of this thread, 0 when none
     /// (home worker only; see `runtime::time`).
     pub(crate) timer_seq: AtomicU64,
+    /// The scoped deadline of `verdant::timeout`, encoded by
+    /// `park::encode` (0 = none). Only the thread itself touches it.
+    pub(crate) scope_deadline: AtomicU64,
     cancelled: AtomicBool,
     complete: AtomicBool,
     /// Who waits for `complete`: joiners, `wait_any`, scopes.
@@ -83,6 +86,7 @@ impl Header {
             home: AtomicUsize::new(UNSTARTED),
             slot: AtomicU32::new(0),
             timer_seq: AtomicU64::new(0),
+            scope_deadline: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             complete: AtomicBool::new(false),
             joiners: Mutex::new(WaitList::new()),

@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Aborts the whole test process if it is still alive after `limit`: a
 /// lost wakeup must fail loudly, not hang CI. Dropping the guard disarms it.
@@ -51,4 +51,39 @@ pub fn run_child(test: &str, env: (&str, &str)) -> Output {
 /// Whether this process is the child started by [`run_child`] with `var`.
 pub fn is_child(var: &str) -> bool {
     std::env::var_os(var).is_some()
+}
+
+/// A 4-worker runtime.
+#[track_caller]
+pub fn runtime() -> verdant::Runtime {
+    verdant::Runtime::builder().workers(4).build().expect("runtime")
+}
+
+/// Runs `f` as a green thread on a fresh 4-worker runtime under a 60 s
+/// watchdog.
+#[track_caller]
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let _w = watchdog(Duration::from_secs(60));
+    let rt = runtime();
+    rt.block_on(f)
+}
+
+/// Asserts that at least `min` passed since `start`.
+#[track_caller]
+pub fn assert_not_before(start: Instant, min: Duration) {
+    let e = start.elapsed();
+    assert!(e >= min, "returned after {e:?}, earlier than {min:?}");
+}
+
+/// Joins an OS thread from a green thread without blocking its worker
+/// (a plain `join` there would stall the worker's other green threads).
+#[track_caller]
+pub fn join_os<T: Send + 'static>(h: std::thread::JoinHandle<T>) -> T {
+    verdant::spawn_blocking(move || h.join().expect("OS thread panicked"))
+        .join()
+        .expect("spawn_blocking")
 }

@@ -93,11 +93,13 @@ impl Registration {
         };
         // Dequeue on every way out, cancellation's unwinding included.
         let guard = CancelWait { io: &io, dir, key };
-        let wake = park::park(deadline);
+        // A scoped deadline (`verdant::timeout`) fails the I/O with
+        // `TimedOut` like the call's own deadline.
+        let wake = park::park_scoped(deadline);
         drop(guard);
         match wake {
             Wake::Unparked => Ok(()),
-            Wake::TimedOut => Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out")),
+            Wake::TimedOut | Wake::ScopeExpired => Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out")),
         }
     }
 

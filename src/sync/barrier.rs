@@ -1,0 +1,107 @@
+//! `Barrier`: `std::sync::Barrier`, green. The last arrival wakes all.
+
+use std::fmt;
+
+use parking_lot::Mutex;
+
+use crate::sync::wait::{self, Until};
+use crate::sync::wait_list::WaitList;
+
+struct State {
+    arrived: usize,
+    generation: u64,
+    waiters: WaitList,
+}
+
+fn waiters(s: &mut State) -> &mut WaitList {
+    &mut s.waiters
+}
+
+/// Lets `n` threads wait until all of them have arrived, like
+/// `std::sync::Barrier`. Reusable.
+///
+/// ```
+/// use std::sync::Arc;
+/// let b = Arc::new(verdant::sync::Barrier::new(3));
+/// let hs: Vec<_> = (0..3).map(|_| {
+///     let b = b.clone();
+///     verdant::spawn(move || b.wait().is_leader())
+/// }).collect();
+/// let leaders = hs.into_iter().filter(|_| true).map(|h| h.join().unwrap()).filter(|l| *l).count();
+/// assert_eq!(leaders, 1);
+/// ```
+pub struct Barrier {
+    n: usize,
+    state: Mutex<State>,
+}
+
+/// What [`Barrier::wait`] returns: exactly one waiter per round is the
+/// leader.
+#[derive(Debug, Clone, Copy)]
+pub struct BarrierWaitResult(bool);
+
+impl BarrierWaitResult {
+    /// Whether this waiter is the round's leader (the last to arrive).
+    pub fn is_leader(&self) -> bool {
+        self.0
+    }
+}
+
+impl Barrier {
+    /// A barrier for `n` threads.
+    pub const fn new(n: usize) -> Barrier {
+        Barrier {
+            n,
+            state: Mutex::new(State {
+                arrived: 0,
+                generation: 0,
+                waiters: WaitList::new(),
+            }),
+        }
+    }
+
+    /// Waits until `n` threads have called `wait`. A waiter that is
+    /// cancelled (or whose scoped deadline expires) withdraws its arrival.
+    pub fn wait(&self) -> BarrierWaitResult {
+        let mut s = self.state.lock();
+        s.arrived += 1;
+        if s.arrived >= self.n {
+            s.arrived = 0;
+            s.generation += 1;
+            let woken: Vec<_> = s.waiters.take_all().collect();
+            drop(s);
+            wait::unpark_all(woken);
+            return BarrierWaitResult(true);
+        }
+        let gen = s.generation;
+        let withdraw = Withdraw(self, gen);
+        drop(wait::wait_while(
+            &self.state,
+            s,
+            waiters,
+            Until::Forever,
+            |s| s.generation == gen,
+            None,
+        ));
+        std::mem::forget(withdraw);
+        BarrierWaitResult(false)
+    }
+}
+
+/// Takes back the arrival of a waiter that unwinds out of `wait`.
+struct Withdraw<'a>(&'a Barrier, u64);
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock();
+        if s.generation == self.1 {
+            s.arrived -= 1;
+        }
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Barrier").field("n", &self.n).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,689 @@
+//! Multi-producer multi-consumer channels: [`bounded`] and [`unbounded`].
+//!
+//! One `parking_lot::Mutex` guards the queue, the sender and receiver
+//! counts and two [`WaitList`]s (blocked senders, blocked receivers). A send
+//! wakes one blocked receiver, a receive wakes one blocked sender, the last
+//! `Sender` (or `Receiver`) to drop wakes every waiter on the other side,
+//! which then sees the disconnection.
+//!
+//! **Fairness**: waiters are woken in FIFO order, but a thread arriving
+//! while a woken one has not run yet may take the message first (barging,
+//! as in crossbeam and Go); every waiter is still eventually woken.
+//!
+//! **Zero capacity** (`bounded(0)`): a send completes only while a
+//! receiver is blocked waiting for it (a rendezvous): a sender may hand a
+//! message over when fewer messages are in flight than receivers wait.
+//! `try_recv` on it never takes a message from a blocked sender.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::runtime::park::Waiter;
+use crate::sync::wait::{self, Until};
+use crate::sync::wait_list::WaitList;
+
+pub(crate) struct State<T> {
+    queue: VecDeque<T>,
+    /// `None`: unbounded.
+    cap: Option<usize>,
+    senders: usize,
+    receivers: usize,
+    /// Receivers blocked now (what a zero-capacity send pairs with).
+    waiting_receivers: usize,
+    pub(crate) send_waiters: WaitList,
+    pub(crate) recv_waiters: WaitList,
+}
+
+impl<T> State<T> {
+    fn has_room(&self) -> bool {
+        match self.cap {
+            None => true,
+            Some(0) => self.queue.len() < self.waiting_receivers,
+            Some(c) => self.queue.len() < c,
+        }
+    }
+
+    fn send_blocked(&mut self) -> bool {
+        self.receivers > 0 && !self.has_room()
+    }
+
+    fn recv_blocked(&mut self) -> bool {
+        self.queue.is_empty() && self.senders > 0
+    }
+
+    /// Hooks for a receiver that parks on a zero-capacity channel.
+    fn recv_hooks(&self) -> wait::Hooks<Self> {
+        (self.cap == Some(0)).then_some((State::receiver_parks, State::receiver_leaves))
+    }
+
+    pub(crate) fn receiver_parks(&mut self) {
+        self.waiting_receivers += 1;
+        if self.cap == Some(0) {
+            // A blocked sender can now hand its message over.
+            if let Some(w) = self.send_waiters.pop() {
+                w.unpark();
+            }
+        }
+    }
+
+    pub(crate) fn receiver_leaves(&mut self) {
+        self.waiting_receivers -= 1;
+    }
+
+    fn pop(&mut self) -> Option<(T, Option<Waiter>)> {
+        let msg = self.queue.pop_front()?;
+        Some((msg, self.send_waiters.pop()))
+    }
+}
+
+pub(crate) struct Chan<T> {
+    pub(crate) state: Mutex<State<T>>,
+}
+
+fn send_list<T>(s: &mut State<T>) -> &mut WaitList {
+    &mut s.send_waiters
+}
+
+fn recv_list<T>(s: &mut State<T>) -> &mut WaitList {
+    &mut s.recv_waiters
+}
+
+/// A channel holding at most `cap` messages; `send` waits while it is full.
+/// `bounded(0)` is a rendezvous channel: `send` waits for a receiver.
+///
+/// ```
+/// let (tx, rx) = verdant::sync::bounded(1);
+/// let h = verdant::spawn(move || {
+///     for i in 0..3 { tx.send(i).unwrap(); }
+/// });
+/// assert_eq!(rx.iter().collect::<Vec<_>>(), [0, 1, 2]);
+/// h.join().unwrap();
+/// ```
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    new(Some(cap))
+}
+
+/// A channel without a capacity limit: `send` never waits.
+///
+/// ```
+/// let (tx, rx) = verdant::sync::unbounded();
+/// tx.send("hi").unwrap();
+/// assert_eq!(rx.recv(), Ok("hi"));
+/// ```
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    new(None)
+}
+
+fn new<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(Chan {
+        state: Mutex::new(State {
+            queue: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
+            cap,
+            senders: 1,
+            receivers: 1,
+            waiting_receivers: 0,
+            send_waiters: WaitList::new(),
+            recv_waiters: WaitList::new(),
+        }),
+    });
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// The sending half of a channel; clone it for more producers.
+///
+/// ```
+/// let (tx, rx) = verdant::sync::unbounded();
+/// let tx2 = tx.clone();
+/// tx.send(1).unwrap();
+/// tx2.send(2).unwrap();
+/// assert_eq!(rx.try_iter().sum::<i32>(), 3);
+/// ```
+pub struct Sender<T> {
+    pub(crate) chan: Arc<Chan<T>>,
+}
+
+/// The receiving half of a channel; clone it for more consumers.
+///
+/// ```
+/// let (tx, rx) = verdant::sync::unbounded::<i32>();
+/// let rx2 = rx.clone();
+/// tx.send(5).unwrap();
+/// assert_eq!(rx2.recv(), Ok(5));
+/// ```
+pub struct Receiver<T> {
+    pub(crate) chan: Arc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `msg`, waiting while the channel is full. Fails (handing
+    /// `msg` back) when every receiver is gone. An expired scoped deadline
+    /// ([`crate::timeout`]) unwinds out of the wait.
+    ///
+    /// ```
+    /// let (tx, rx) = verdant::sync::bounded(1);
+    /// tx.send(1).unwrap();
+    /// drop(rx);
+    /// assert_eq!(tx.send(2).unwrap_err().0, 2);
+    /// ```
+    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        self.send_until(msg, Until::Forever).map_err(|e| match e {
+            SendTimeoutError::Disconnected(m) | SendTimeoutError::Timeout(m) => SendError(m),
+        })
+    }
+
+    /// Sends without waiting.
+    ///
+    /// ```
+    /// use verdant::sync::TrySendError;
+    /// let (tx, _rx) = verdant::sync::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+    /// ```
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        let mut s = self.chan.state.lock();
+        if s.receivers == 0 {
+            return Err(TrySendError::Disconnected(msg));
+        }
+        if !s.has_room() {
+            return Err(TrySendError::Full(msg));
+        }
+        s.queue.push_back(msg);
+        let w = s.recv_waiters.pop();
+        drop(s);
+        wait::unpark_all(w);
+        Ok(())
+    }
+
+    /// Sends, waiting at most `dur` for room.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use verdant::sync::SendTimeoutError;
+    /// let (tx, _rx) = verdant::sync::bounded(0);
+    /// let r = tx.send_timeout(1, Duration::from_millis(5));
+    /// assert_eq!(r, Err(SendTimeoutError::Timeout(1)));
+    /// ```
+    pub fn send_timeout(&self, msg: T, dur: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(msg, wait::after(dur))
+    }
+
+    /// Sends, waiting until `deadline` at most for room.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = verdant::sync::bounded(1);
+    /// tx.send_deadline(1, Instant::now() + Duration::from_secs(1)).unwrap();
+    /// assert_eq!(rx.recv(), Ok(1));
+    /// ```
+    pub fn send_deadline(&self, msg: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.send_until(msg, Until::Deadline(Some(deadline)))
+    }
+
+    fn send_until(&self, msg: T, until: Until) -> Result<(), SendTimeoutError<T>> {
+        let s = self.chan.state.lock();
+        let (mut s, ready) = wait::wait_while(&self.chan.state, s, send_list, until, State::send_blocked, None);
+        if !ready {
+            return Err(SendTimeoutError::Timeout(msg));
+        }
+        if s.receivers == 0 {
+            return Err(SendTimeoutError::Disconnected(msg));
+        }
+        s.queue.push_back(msg);
+        let w = s.recv_waiters.pop();
+        drop(s);
+        wait::unpark_all(w);
+        Ok(())
+    }
+
+    /// Messages in the channel now.
+    pub fn len(&self) -> usize {
+        self.chan.state.lock().queue.len()
+    }
+
+    /// Whether the channel holds no message now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity (`None` if unbounded).
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.state.lock().cap
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Receives a message, waiting while the channel is empty. Fails once
+    /// the channel is empty and every sender is gone. An expired scoped
+    /// deadline ([`crate::timeout`]) unwinds out of the wait.
+    ///
+    /// ```
+    /// let (tx, rx) = verdant::sync::unbounded::<i32>();
+    /// drop(tx);
+    /// assert!(rx.recv().is_err());
+    /// ```
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_until(Until::Forever).map_err(|_| RecvError)
+    }
+
+    /// Receives without waiting.
+    ///
+    /// ```
+    /// use verdant::sync::TryRecvError;
+    /// let (tx, rx) = verdant::sync::unbounded::<i32>();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut s = self.chan.state.lock();
+        match s.pop() {
+            Some((msg, w)) => {
+                drop(s);
+                wait::unpark_all(w);
+                Ok(msg)
+            }
+            None if s.senders == 0 => Err(TryRecvError::Disconnected),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Receives, waiting at most `dur`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use verdant::sync::RecvTimeoutError;
+    /// let (_tx, rx) = verdant::sync::unbounded::<i32>();
+    /// assert_eq!(rx.recv_timeout(Duration::from_millis(5)), Err(RecvTimeoutError::Timeout));
+    /// ```
+    pub fn recv_timeout(&self, dur: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_until(wait::after(dur))
+    }
+
+    /// Receives, waiting until `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (tx, rx) = verdant::sync::unbounded();
+    /// tx.send(3).unwrap();
+    /// assert_eq!(rx.recv_deadline(Instant::now() + Duration::from_secs(1)), Ok(3));
+    /// ```
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Until::Deadline(Some(deadline)))
+    }
+
+    fn recv_until(&self, until: Until) -> Result<T, RecvTimeoutError> {
+        let s = self.chan.state.lock();
+        let hooks = s.recv_hooks();
+        let (mut s, ready) = wait::wait_while(&self.chan.state, s, recv_list, until, State::recv_blocked, hooks);
+        match s.pop() {
+            Some((msg, w)) => {
+                drop(s);
+                wait::unpark_all(w);
+                Ok(msg)
+            }
+            None if !ready => Err(RecvTimeoutError::Timeout),
+            None => Err(RecvTimeoutError::Disconnected),
+        }
+    }
+
+    /// A blocking iterator: yields messages until the channel is empty and
+    /// disconnected.
+    ///
+    /// ```
+    /// let (tx, rx) = verdant::sync::unbounded();
+    /// verdant::spawn(move || (0..3).for_each(|i| tx.send(i).unwrap()));
+    /// assert_eq!(rx.iter().count(), 3);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// A non-blocking iterator over the messages available now.
+    ///
+    /// ```
+    /// let (tx, rx) = verdant::sync::unbounded();
+    /// tx.send(1).unwrap();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    /// Messages in the channel now.
+    pub fn len(&self) -> usize {
+        self.chan.state.lock().queue.len()
+    }
+
+    /// Whether the channel holds no message now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The capacity (`None` if unbounded).
+    pub fn capacity(&self) -> Option<usize> {
+        self.chan.state.lock().cap
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.state.lock().senders += 1;
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.state.lock().receivers += 1;
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let mut s = self.chan.state.lock();
+        s.senders -= 1;
+        if s.senders == 0 {
+            let woken: Vec<_> = s.recv_waiters.take_all().collect();
+            drop(s);
+            wait::unpark_all(woken);
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        let mut s = self.chan.state.lock();
+        s.receivers -= 1;
+        if s.receivers == 0 {
+            let woken: Vec<_> = s.send_waiters.take_all().collect();
+            // Nobody can receive these any more: drop them now.
+            let orphans = std::mem::take(&mut s.queue);
+            drop(s);
+            wait::unpark_all(woken);
+            drop(orphans);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Sender { .. }")
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Receiver { .. }")
+    }
+}
+
+/// Iterator of [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+/// Iterator of [`Receiver::try_iter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Owning blocking iterator of a [`Receiver`].
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+pub use errors::*;
+
+mod errors {
+    use std::fmt;
+
+    /// Every receiver is gone; the message is handed back.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub struct SendError<T>(pub T);
+
+    /// Why [`try_send`](super::Sender::try_send) failed; the message is handed back.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub enum TrySendError<T> {
+        /// The channel is full.
+        Full(T),
+        /// Every receiver is gone.
+        Disconnected(T),
+    }
+
+    /// Why [`send_timeout`](super::Sender::send_timeout) failed; the message is handed back.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub enum SendTimeoutError<T> {
+        /// The deadline passed while the channel was full.
+        Timeout(T),
+        /// Every receiver is gone.
+        Disconnected(T),
+    }
+
+    /// The channel is empty and every sender is gone.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    pub struct RecvError;
+
+    /// Why [`try_recv`](super::Receiver::try_recv) failed.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    pub enum TryRecvError {
+        /// No message now.
+        Empty,
+        /// Empty, and every sender is gone.
+        Disconnected,
+    }
+
+    /// Why [`recv_timeout`](super::Receiver::recv_timeout) failed.
+    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
+    pub enum RecvTimeoutError {
+        /// The deadline passed with no message.
+        Timeout,
+        /// Empty, and every sender is gone.
+        Disconnected,
+    }
+
+    impl<T> SendError<T> {
+        /// The message that could not be sent.
+        pub fn into_inner(self) -> T {
+            self.0
+        }
+    }
+
+    impl<T> TrySendError<T> {
+        /// The message that could not be sent.
+        pub fn into_inner(self) -> T {
+            match self {
+                TrySendError::Full(m) | TrySendError::Disconnected(m) => m,
+            }
+        }
+        /// Whether the channel was full.
+        pub fn is_full(&self) -> bool {
+            matches!(self, TrySendError::Full(_))
+        }
+        /// Whether every receiver is gone.
+        pub fn is_disconnected(&self) -> bool {
+            matches!(self, TrySendError::Disconnected(_))
+        }
+    }
+
+    impl<T> SendTimeoutError<T> {
+        /// The message that could not be sent.
+        pub fn into_inner(self) -> T {
+            match self {
+                SendTimeoutError::Timeout(m) | SendTimeoutError::Disconnected(m) => m,
+            }
+        }
+        /// Whether the deadline passed.
+        pub fn is_timeout(&self) -> bool {
+            matches!(self, SendTimeoutError::Timeout(_))
+        }
+        /// Whether every receiver is gone.
+        pub fn is_disconnected(&self) -> bool {
+            matches!(self, SendTimeoutError::Disconnected(_))
+        }
+    }
+
+    impl TryRecvError {
+        /// Whether the channel was empty (but connected).
+        pub fn is_empty(&self) -> bool {
+            matches!(self, TryRecvError::Empty)
+        }
+        /// Whether every sender is gone.
+        pub fn is_disconnected(&self) -> bool {
+            matches!(self, TryRecvError::Disconnected)
+        }
+    }
+
+    impl RecvTimeoutError {
+        /// Whether the deadline passed.
+        pub fn is_timeout(&self) -> bool {
+            matches!(self, RecvTimeoutError::Timeout)
+        }
+        /// Whether every sender is gone.
+        pub fn is_disconnected(&self) -> bool {
+            matches!(self, RecvTimeoutError::Disconnected)
+        }
+    }
+
+    impl<T> fmt::Debug for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.pad("SendError { .. }")
+        }
+    }
+    impl<T> fmt::Debug for TrySendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TrySendError::Full(_) => f.pad("Full(..)"),
+                TrySendError::Disconnected(_) => f.pad("Disconnected(..)"),
+            }
+        }
+    }
+    impl<T> fmt::Debug for SendTimeoutError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                SendTimeoutError::Timeout(_) => f.pad("Timeout(..)"),
+                SendTimeoutError::Disconnected(_) => f.pad("Disconnected(..)"),
+            }
+        }
+    }
+
+    impl<T> fmt::Display for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.pad("sending on a closed channel")
+        }
+    }
+    impl<T> fmt::Display for TrySendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TrySendError::Full(_) => f.pad("sending on a full channel"),
+                TrySendError::Disconnected(_) => f.pad("sending on a closed channel"),
+            }
+        }
+    }
+    impl<T> fmt::Display for SendTimeoutError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                SendTimeoutError::Timeout(_) => f.pad("timed out waiting on send operation"),
+                SendTimeoutError::Disconnected(_) => f.pad("sending on a closed channel"),
+            }
+        }
+    }
+    impl fmt::Display for RecvError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.pad("receiving on a closed channel")
+        }
+    }
+    impl fmt::Display for TryRecvError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                TryRecvError::Empty => f.pad("receiving on an empty channel"),
+                TryRecvError::Disconnected => f.pad("receiving on a closed channel"),
+            }
+        }
+    }
+    impl fmt::Display for RecvTimeoutError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self {
+                RecvTimeoutError::Timeout => f.pad("timed out waiting on receive operation"),
+                RecvTimeoutError::Disconnected => f.pad("receiving on a closed channel"),
+            }
+        }
+    }
+
+    impl<T> std::error::Error for SendError<T> {}
+    impl<T> std::error::Error for TrySendError<T> {}
+    impl<T> std::error::Error for SendTimeoutError<T> {}
+    impl std::error::Error for RecvError {}
+    impl std::error::Error for TryRecvError {}
+    impl std::error::Error for RecvTimeoutError {}
+
+    impl<T> From<SendError<T>> for TrySendError<T> {
+        fn from(e: SendError<T>) -> Self {
+            TrySendError::Disconnected(e.0)
+        }
+    }
+    impl<T> From<SendError<T>> for SendTimeoutError<T> {
+        fn from(e: SendError<T>) -> Self {
+            SendTimeoutError::Disconnected(e.0)
+        }
+    }
+    impl From<RecvError> for TryRecvError {
+        fn from(_: RecvError) -> Self {
+            TryRecvError::Disconnected
+        }
+    }
+    impl From<RecvError> for RecvTimeoutError {
+        fn from(_: RecvError) -> Self {
+            RecvTimeoutError::Disconnected
+        }
+    }
+}

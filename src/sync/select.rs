@@ -1,0 +1,295 @@
+//! Waiting on several channel operations at once: [`Select`] and
+//! [`select!`](crate::select!).
+//!
+//! The design is the simplest correct one: try every operation; if none is
+//! ready, register one waiter (the caller) on the wait list of every
+//! channel involved, try again (a message may have arrived meanwhile), park,
+//! deregister everywhere and retry. A notification that picked the caller
+//! on a channel whose operation it then does not perform is passed on to
+//! the next waiter of that channel, so no wakeup is lost.
+//!
+//! **Fairness**: the operations are tried starting at a rotating position,
+//! so a ready arm is not starved by an always-ready arm listed before it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::runtime::park::{self, Waiter, Wake};
+use crate::sync::channel::{Chan, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
+
+/// One arm of a [`Select`], type-erased.
+trait Arm<'a, R> {
+    /// Performs the operation if it is ready and runs its handler.
+    fn try_fire(&mut self) -> Option<R>;
+    /// Enqueues `w` on the channel's wait list for this operation.
+    fn register(&self, w: Waiter) -> u64;
+    /// Dequeues; passes a received notification on when asked.
+    fn unregister(&self, key: u64, pass_on: bool);
+}
+
+struct RecvArm<'a, T, F> {
+    rx: &'a Receiver<T>,
+    f: Option<F>,
+}
+
+struct SendArm<'a, T, F> {
+    tx: &'a Sender<T>,
+    msg: Option<T>,
+    f: Option<F>,
+}
+
+impl<'a, T, R, F: FnOnce(Result<T, RecvError>) -> R> Arm<'a, R> for RecvArm<'a, T, F> {
+    fn try_fire(&mut self) -> Option<R> {
+        let r = match self.rx.try_recv() {
+            Ok(m) => Ok(m),
+            Err(TryRecvError::Disconnected) => Err(RecvError),
+            Err(TryRecvError::Empty) => return None,
+        };
+        self.f.take().map(|f| f(r))
+    }
+    fn register(&self, w: Waiter) -> u64 {
+        let mut s = self.rx.chan.state.lock();
+        s.receiver_parks();
+        s.recv_waiters.push(w)
+    }
+    fn unregister(&self, key: u64, pass_on: bool) {
+        unregister(&self.rx.chan, key, pass_on, true);
+    }
+}
+
+impl<'a, T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Arm<'a, R> for SendArm<'a, T, F> {
+    fn try_fire(&mut self) -> Option<R> {
+        let msg = self.msg.take()?;
+        let r = match self.tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Disconnected(m)) => Err(SendError(m)),
+            Err(TrySendError::Full(m)) => {
+                self.msg = Some(m);
+                return None;
+            }
+        };
+        self.f.take().map(|f| f(r))
+    }
+    fn register(&self, w: Waiter) -> u64 {
+        self.tx.chan.state.lock().send_waiters.push(w)
+    }
+    fn unregister(&self, key: u64, pass_on: bool) {
+        unregister(&self.tx.chan, key, pass_on, false);
+    }
+}
+
+fn unregister<T>(chan: &Chan<T>, key: u64, pass_on: bool, recv: bool) {
+    let mut s = chan.state.lock();
+    if recv {
+        s.receiver_leaves();
+    }
+    let list = if recv { &mut s.recv_waiters } else { &mut s.send_waiters };
+    if !list.remove(key) && pass_on {
+        if let Some(next) = list.pop() {
+            drop(s);
+            next.unpark();
+        }
+    }
+}
+
+/// What happens when no operation is ready.
+enum Otherwise<'a, R> {
+    Wait,
+    Timeout(Option<Instant>, Box<dyn FnOnce() -> R + 'a>),
+    Default(Box<dyn FnOnce() -> R + 'a>),
+}
+
+/// Waits for the first of several channel operations, each with a handler;
+/// runs the handler of the one performed and returns its value.
+///
+/// ```
+/// use std::time::Duration;
+/// use verdant::sync::{bounded, Select};
+///
+/// let (tx1, rx1) = bounded::<i32>(1);
+/// let (_tx2, rx2) = bounded::<&str>(1);
+/// tx1.send(7).unwrap();
+/// let got = Select::new()
+///     .recv(&rx1, |m| format!("int {}", m.unwrap()))
+///     .recv(&rx2, |m| format!("str {}", m.unwrap()))
+///     .timeout(Duration::from_secs(1), || "nothing".to_string())
+///     .wait();
+/// assert_eq!(got, "int 7");
+/// ```
+pub struct Select<'a, R> {
+    arms: Vec<Box<dyn Arm<'a, R> + 'a>>,
+    otherwise: Otherwise<'a, R>,
+}
+
+impl<'a, R> Default for Select<'a, R> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl<'a, R> Select<'a, R> {
+    /// A selection with no operations yet.
+    pub fn new() -> Select<'a, R> {
+        Select {
+            arms: Vec::new(),
+            otherwise: Otherwise::Wait,
+        }
+    }
+
+    /// Adds a receive; `f` gets the message, or `Err` if `rx` is empty and
+    /// disconnected.
+    pub fn recv<T: 'a>(mut self, rx: &'a Receiver<T>, f: impl FnOnce(Result<T, RecvError>) -> R + 'a) -> Self {
+        self.arms.push(Box::new(RecvArm { rx, f: Some(f) }));
+        self
+    }
+
+    /// Adds a send of `msg`; `f` gets `Ok`, or the message back if every
+    /// receiver is gone. If another arm fires, `msg` is dropped.
+    pub fn send<T: 'a>(
+        mut self,
+        tx: &'a Sender<T>,
+        msg: T,
+        f: impl FnOnce(Result<(), SendError<T>>) -> R + 'a,
+    ) -> Self {
+        self.arms.push(Box::new(SendArm {
+            tx,
+            msg: Some(msg),
+            f: Some(f),
+        }));
+        self
+    }
+
+    /// If no operation becomes ready within `dur` (or before the scoped
+    /// deadline of [`crate::timeout`]), runs `f` instead.
+    pub fn timeout(mut self, dur: Duration, f: impl FnOnce() -> R + 'a) -> Self {
+        self.otherwise = Otherwise::Timeout(Instant::now().checked_add(dur), Box::new(f));
+        self
+    }
+
+    /// If no operation is ready now, runs `f` instead of waiting.
+    pub fn default(mut self, f: impl FnOnce() -> R + 'a) -> Self {
+        self.otherwise = Otherwise::Default(Box::new(f));
+        self
+    }
+
+    /// Performs the first operation to become ready (or the timeout or
+    /// default arm) and returns its handler's value. Without a timeout arm,
+    /// an expired scoped deadline unwinds out of the wait.
+    pub fn wait(mut self) -> R {
+        loop {
+            if let Some(r) = self.try_all() {
+                return r;
+            }
+            let deadline = match self.otherwise {
+                Otherwise::Default(f) => return f(),
+                Otherwise::Timeout(d, _) => Some(d),
+                Otherwise::Wait => None,
+            };
+            let waiter = Waiter::current();
+            let keys: Vec<u64> = self.arms.iter().map(|a| a.register(waiter.clone())).collect();
+            // Re-check now that we are registered: a message that arrived
+            // before registration notified nobody.
+            if let Some(r) = self.try_all() {
+                drop(Registered { arms: &self.arms, keys });
+                return r;
+            }
+            let reg = Registered { arms: &self.arms, keys };
+            let wake = match deadline {
+                None => park::park(None),
+                Some(d) => park::park_scoped(d),
+            };
+            drop(reg);
+            if wake != Wake::Unparked {
+                if let Some(r) = self.try_all() {
+                    return r;
+                }
+                if let Otherwise::Timeout(_, f) = std::mem::replace(&mut self.otherwise, Otherwise::Wait) {
+                    return f();
+                }
+            }
+        }
+    }
+
+    fn try_all(&mut self) -> Option<R> {
+        static ROTATE: AtomicUsize = AtomicUsize::new(0);
+        let n = self.arms.len();
+        if n == 0 {
+            return None;
+        }
+        let start = ROTATE.fetch_add(1, Ordering::Relaxed) % n;
+        (0..n).find_map(|i| self.arms[(start + i) % n].try_fire())
+    }
+}
+
+/// Deregisters the caller from every arm (also when `park` unwinds).
+struct Registered<'s, 'a, R> {
+    arms: &'s [Box<dyn Arm<'a, R> + 'a>],
+    keys: Vec<u64>,
+}
+
+impl<R> Drop for Registered<'_, '_, R> {
+    fn drop(&mut self) {
+        for (arm, &key) in self.arms.iter().zip(&self.keys) {
+            arm.unregister(key, true);
+        }
+    }
+}
+
+impl<R> fmt::Debug for Select<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Select")
+            .field("arms", &self.arms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waits for the first of several channel operations (sugar for
+/// [`Select`](crate::sync::Select)).
+///
+/// Arms: `recv(rx) -> pattern => expr`, `send(tx, msg) -> pattern => expr`,
+/// and last, optionally, `default(duration) => expr` (a timeout) or
+/// `default => expr` (do not wait). Each arm's expression becomes a
+/// closure: arms may not both mutably borrow the same variable, and
+/// `return`/`break` inside an arm leave only the arm; have each arm
+/// produce a value instead.
+///
+/// ```
+/// use std::time::Duration;
+/// use verdant::sync::bounded;
+///
+/// let (tx, rx) = bounded::<i32>(1);
+/// let (_tx2, rx2) = bounded::<i32>(1);
+/// tx.send(1).unwrap();
+/// let which = verdant::select! {
+///     recv(rx) -> m => m.unwrap() * 10,
+///     recv(rx2) -> m => m.unwrap(),
+///     default(Duration::from_millis(100)) => -1,
+/// };
+/// assert_eq!(which, 10);
+///
+/// let which = verdant::select! {
+///     recv(rx) -> _m => 1,
+///     default(Duration::from_millis(5)) => 0,
+/// };
+/// assert_eq!(which, 0);
+/// ```
+#[macro_export]
+macro_rules! select {
+    (@chain $sel:expr ;) => { $sel.wait() };
+    (@chain $sel:expr ; recv($r:expr) -> $p:pat => $b:expr $(, $($rest:tt)*)?) => {
+        $crate::select!(@chain $sel.recv(&$r, |$p| $b) ; $($($rest)*)?)
+    };
+    (@chain $sel:expr ; send($s:expr, $m:expr) -> $p:pat => $b:expr $(, $($rest:tt)*)?) => {
+        $crate::select!(@chain $sel.send(&$s, $m, |$p| $b) ; $($($rest)*)?)
+    };
+    (@chain $sel:expr ; default($d:expr) => $b:expr $(,)?) => {
+        $sel.timeout($d, || $b).wait()
+    };
+    (@chain $sel:expr ; default => $b:expr $(,)?) => {
+        $sel.default(|| $b).wait()
+    };
+    ($($t:tt)+) => {
+        $crate::select!(@chain $crate::sync::Select::new() ; $($t)+)
+    };
+}

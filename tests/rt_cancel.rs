@@ -1,0 +1,180 @@
+mod support;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::run;
+use verdant::sync::{bounded, Event, Mutex};
+
+struct SetOnDrop(Arc<AtomicBool>);
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn cancel_parked_in_recv() {
+    run(|| {
+        let (_tx, rx) = bounded::<u32>(1);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = SetOnDrop(dropped.clone());
+        let started = Event::new();
+        let s = started.clone();
+        let h = verdant::spawn(move || {
+            let _d = d;
+            s.set();
+            rx.recv()
+        });
+        started.wait();
+        h.cancel();
+        assert!(h.join().unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst), "destructors ran");
+    });
+}
+
+#[test]
+fn cancel_parked_in_sleep() {
+    run(|| {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let d = SetOnDrop(dropped.clone());
+        let h = verdant::spawn(move || {
+            let _d = d;
+            verdant::sleep(Duration::from_secs(3600));
+        });
+        verdant::sleep(Duration::from_millis(5));
+        h.cancel();
+        assert!(h.join().unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn cancel_parked_in_lock_releases_held_guards() {
+    run(|| {
+        let held = Arc::new(Mutex::new(0));
+        let wanted = Arc::new(Mutex::new(0));
+        let g = wanted.lock();
+        let (h2, w2) = (held.clone(), wanted.clone());
+        let h = verdant::spawn(move || {
+            let _mine = h2.lock();
+            *w2.lock() += 1; // parks: `wanted` is held
+        });
+        verdant::sleep(Duration::from_millis(5));
+        h.cancel();
+        assert!(h.join().unwrap_err().is_cancelled());
+        drop(g);
+        assert!(held.try_lock().is_some(), "the cancelled thread's guard was released");
+        assert_eq!(*wanted.lock(), 0);
+    });
+}
+
+#[test]
+fn swallowed_cancellation_still_reports_cancelled() {
+    run(|| {
+        let (_tx, rx) = bounded::<u32>(1);
+        let parks = Arc::new(AtomicUsize::new(0));
+        let p = parks.clone();
+        let h = verdant::spawn(move || {
+            // Code that catches the unwinding and goes on: it must not spin
+            // forever, and join must still say cancelled.
+            for _ in 0..3 {
+                let r = catch_unwind(AssertUnwindSafe(|| rx.recv()));
+                p.fetch_add(1, Ordering::SeqCst);
+                assert!(r.is_err());
+            }
+            "returned normally"
+        });
+        verdant::sleep(Duration::from_millis(5));
+        h.cancel();
+        assert!(h.join().unwrap_err().is_cancelled());
+        assert_eq!(parks.load(Ordering::SeqCst), 3);
+    });
+}
+
+#[test]
+fn cancel_before_start_never_runs() {
+    // One worker: the new thread cannot start before this one parks.
+    let _w = support::watchdog(Duration::from_secs(60));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(|| {
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let gate = Event::new();
+        let g = gate.clone();
+        let h = verdant::spawn(move || {
+            g.wait();
+            r.store(true, Ordering::SeqCst);
+        });
+        h.cancel();
+        gate.set();
+        assert!(h.join().unwrap_err().is_cancelled());
+        assert!(!ran.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn cancel_while_joining_spawn_blocking_waits_for_the_call() {
+    // Documented choice: the green thread is cancelled when the blocking
+    // call returns (the call's effects are complete when its destructors run).
+    run(|| {
+        let finished = Arc::new(AtomicBool::new(false));
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let f = finished.clone();
+        let observed = Arc::new(AtomicBool::new(false));
+        let o = observed.clone();
+        let h = verdant::spawn(move || {
+            struct Check(Arc<AtomicBool>, Arc<AtomicBool>);
+            impl Drop for Check {
+                fn drop(&mut self) {
+                    // At unwinding time, the blocking call has returned.
+                    self.1.store(self.0.load(Ordering::SeqCst), Ordering::SeqCst);
+                }
+            }
+            let _c = Check(f.clone(), o);
+            verdant::spawn_blocking(move || {
+                go_rx.recv().unwrap();
+                f.store(true, Ordering::SeqCst);
+            })
+            .join()
+            .unwrap();
+            "not reached"
+        });
+        verdant::sleep(Duration::from_millis(10));
+        h.cancel();
+        verdant::sleep(Duration::from_millis(10));
+        assert!(!h.is_finished(), "still waiting for the blocking call");
+        go_tx.send(()).unwrap();
+        assert!(h.join().unwrap_err().is_cancelled());
+        assert!(observed.load(Ordering::SeqCst));
+    });
+}
+
+#[test]
+fn blocking_destructor_during_cancellation_still_waits() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let got = Arc::new(AtomicUsize::new(0));
+        let g = got.clone();
+        struct RecvOnDrop(verdant::sync::Receiver<u32>, Arc<AtomicUsize>);
+        impl Drop for RecvOnDrop {
+            fn drop(&mut self) {
+                // Parks while unwinding: must neither abort nor spin.
+                let v = self.0.recv().unwrap_or(0);
+                self.1.store(v as usize, Ordering::SeqCst);
+            }
+        }
+        let h = verdant::spawn(move || {
+            let _d = RecvOnDrop(rx, g);
+            verdant::sleep(Duration::from_secs(3600));
+        });
+        verdant::sleep(Duration::from_millis(5));
+        h.cancel();
+        verdant::sleep(Duration::from_millis(5));
+        tx.send(9).unwrap();
+        assert!(h.join().unwrap_err().is_cancelled());
+        assert_eq!(got.load(Ordering::SeqCst), 9);
+    });
+}

@@ -1,0 +1,270 @@
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{assert_not_before, run};
+use verdant::sync::{bounded, unbounded, RecvError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+
+#[test]
+fn smoke() {
+    run(|| {
+        let (tx, rx) = bounded(1);
+        tx.send(7).unwrap();
+        assert_eq!(rx.recv(), Ok(7));
+        let (tx, rx) = unbounded();
+        tx.send(8).unwrap();
+        assert_eq!(rx.try_recv(), Ok(8));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
+#[test]
+fn zero_capacity_rendezvous() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+        let h = verdant::spawn(move || {
+            for i in 0..100 {
+                tx.send(i).unwrap();
+            }
+        });
+        for i in 0..100 {
+            assert_eq!(rx.recv(), Ok(i));
+        }
+        h.join().unwrap();
+        assert_eq!(rx.recv(), Err(RecvError));
+    });
+}
+
+#[test]
+fn mpmc() {
+    const N: usize = 10_000;
+    const T: usize = 4;
+    run(|| {
+        let (tx, rx) = bounded::<usize>(3);
+        let seen = Arc::new((0..N).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
+        let mut hs = Vec::new();
+        for _ in 0..T {
+            let tx = tx.clone();
+            hs.push(verdant::spawn(move || {
+                for i in 0..N {
+                    tx.send(i).unwrap();
+                }
+            }));
+        }
+        for _ in 0..T {
+            let rx = rx.clone();
+            let seen = seen.clone();
+            hs.push(verdant::spawn(move || {
+                for _ in 0..N {
+                    let i = rx.recv().unwrap();
+                    seen[i].fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == T));
+    });
+}
+
+/// 1 000 000 messages per capacity (200 000 in debug builds) between green threads and
+/// OS threads on both sides, over bounded and zero-capacity channels.
+#[test]
+fn stress() {
+    let total: usize = if cfg!(debug_assertions) { 100_000 } else { 1_000_000 };
+    for cap in [0, 1, 16] {
+        run(move || {
+            let (tx, rx) = bounded::<usize>(cap);
+            let per = total / 4;
+            let mut green = Vec::new();
+            let mut os = Vec::new();
+            for p in 0..4 {
+                let tx = tx.clone();
+                let f = move || (0..per).for_each(|i| tx.send(i).unwrap());
+                if p % 2 == 0 {
+                    green.push(verdant::spawn(f));
+                } else {
+                    os.push(std::thread::spawn(f));
+                }
+            }
+            drop(tx);
+            let mut sums_g = Vec::new();
+            let mut sums_o = Vec::new();
+            for c in 0..4 {
+                let rx = rx.clone();
+                let f = move || rx.iter().fold((0usize, 0usize), |(n, s), i| (n + 1, s + i));
+                if c % 2 == 0 {
+                    sums_g.push(verdant::spawn(f));
+                } else {
+                    sums_o.push(std::thread::spawn(f));
+                }
+            }
+            drop(rx);
+            green.into_iter().for_each(|h| h.join().unwrap());
+            os.into_iter().for_each(support::join_os);
+            let mut n = 0;
+            let mut s = 0;
+            for h in sums_g {
+                let (a, b) = h.join().unwrap();
+                n += a;
+                s += b;
+            }
+            for h in sums_o {
+                let (a, b) = support::join_os(h);
+                n += a;
+                s += b;
+            }
+            assert_eq!(n, per * 4);
+            assert_eq!(s, 4 * (per * (per - 1) / 2));
+        });
+    }
+}
+
+#[test]
+fn no_starvation() {
+    // Every one of many contending receivers gets to finish its share.
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let hs: Vec<_> = (0..50)
+            .map(|_| {
+                let rx = rx.clone();
+                verdant::spawn(move || (0..100).filter(|_| rx.recv().is_ok()).count())
+            })
+            .collect();
+        for i in 0..50 * 100 {
+            tx.send(i).unwrap();
+        }
+        assert!(hs.into_iter().all(|h| h.join().unwrap() == 100));
+    });
+}
+
+#[test]
+fn destructors() {
+    struct D(Arc<AtomicUsize>);
+    impl Drop for D {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    run(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded(10);
+        for _ in 0..10 {
+            tx.send(D(drops.clone())).unwrap();
+        }
+        drop(rx.recv().unwrap());
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+        drop(rx); // last receiver: the 9 queued messages are dropped
+        assert_eq!(drops.load(Ordering::SeqCst), 10);
+        let e = tx.send(D(drops.clone())).unwrap_err();
+        drop(e);
+        assert_eq!(drops.load(Ordering::SeqCst), 11);
+    });
+}
+
+#[test]
+fn drop_senders_wakes_receivers() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let green: Vec<_> = (0..3)
+            .map(|_| {
+                let rx = rx.clone();
+                verdant::spawn(move || rx.recv())
+            })
+            .collect();
+        let os: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = rx.clone();
+                std::thread::spawn(move || rx.recv_timeout(Duration::from_secs(3600)))
+            })
+            .collect();
+        // Let them block (a sleep here is not synchronisation: the test
+        // passes whether they blocked yet or not).
+        verdant::sleep(Duration::from_millis(20));
+        drop(tx);
+        for h in green {
+            assert_eq!(h.join().unwrap(), Err(RecvError));
+        }
+        for h in os {
+            assert_eq!(support::join_os(h), Err(RecvTimeoutError::Disconnected));
+        }
+    });
+}
+
+#[test]
+fn drop_receivers_wakes_senders() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let h = verdant::spawn(move || tx.send(1));
+        verdant::sleep(Duration::from_millis(10));
+        drop(rx);
+        assert_eq!(h.join().unwrap().unwrap_err().0, 1);
+    });
+}
+
+#[test]
+fn drop_while_waiting() {
+    // A receiver cancelled while parked in recv must not eat a message.
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let rx2 = rx.clone();
+        let victim = verdant::spawn(move || rx2.recv());
+        verdant::sleep(Duration::from_millis(10));
+        victim.cancel();
+        assert!(victim.join().unwrap_err().is_cancelled());
+        let other = verdant::spawn(move || rx.recv());
+        tx.send(5).unwrap();
+        assert_eq!(other.join().unwrap(), Ok(5));
+    });
+}
+
+#[test]
+fn timeout_then_notify() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let t = Instant::now();
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(20)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        assert_not_before(t, Duration::from_millis(20));
+        tx.send(1).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_millis(20)), Ok(1));
+        tx.send(2).unwrap();
+        assert_eq!(
+            tx.send_timeout(3, Duration::from_millis(5)),
+            Err(SendTimeoutError::Timeout(3))
+        );
+        assert_eq!(rx.recv(), Ok(2));
+        tx.send(4).unwrap();
+        assert_eq!(rx.recv(), Ok(4));
+    });
+}
+
+#[test]
+fn os_threads_only() {
+    let _w = support::watchdog(Duration::from_secs(60));
+    let (tx, rx) = bounded::<u32>(2);
+    let h = std::thread::spawn(move || (0..1000).for_each(|i| tx.send(i).unwrap()));
+    assert_eq!(rx.iter().count(), 1000);
+    h.join().unwrap();
+}
+
+#[test]
+fn mpsc_mirror() {
+    use verdant::sync::mpsc;
+    run(|| {
+        let (tx, rx) = mpsc::channel();
+        let (stx, srx) = mpsc::sync_channel(0);
+        verdant::spawn(move || {
+            tx.send(1).unwrap();
+            stx.send(2).unwrap();
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(srx.recv(), Ok(2));
+        assert_eq!(rx.recv(), Err(mpsc::RecvError));
+        assert_eq!(srx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+    });
+}

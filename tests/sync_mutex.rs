@@ -1,0 +1,194 @@
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::{assert_not_before, run};
+use verdant::sync::{Barrier, Condvar, Mutex, RwLock, Semaphore};
+
+#[test]
+fn smoke() {
+    run(|| {
+        let m = Mutex::new(1);
+        *m.lock() += 1;
+        assert_eq!(*m.lock(), 2);
+        let g = m.lock();
+        assert!(m.try_lock().is_none());
+        drop(g);
+        assert!(m.try_lock().is_some());
+    });
+}
+
+#[test]
+fn contended_green_and_os() {
+    run(|| {
+        let m = Arc::new(Mutex::new(0u64));
+        let n = if cfg!(debug_assertions) { 2_000 } else { 20_000 };
+        let mut green = Vec::new();
+        for _ in 0..100 {
+            let m = m.clone();
+            green.push(verdant::spawn(move || {
+                for _ in 0..n / 100 {
+                    let mut g = m.lock();
+                    *g += 1;
+                    if *g % 7 == 0 {
+                        verdant::yield_now(); // hold the lock across a switch
+                    }
+                }
+            }));
+        }
+        let os: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || (0..n).for_each(|_| *m.lock() += 1))
+            })
+            .collect();
+        green.into_iter().for_each(|h| h.join().unwrap());
+        os.into_iter().for_each(support::join_os);
+        assert_eq!(*m.lock(), n + 4 * n);
+    });
+}
+
+#[test]
+fn no_starvation() {
+    run(|| {
+        let m = Arc::new(Mutex::new(()));
+        let hs: Vec<_> = (0..200)
+            .map(|_| {
+                let m = m.clone();
+                verdant::spawn(move || {
+                    for _ in 0..50 {
+                        let _g = m.lock();
+                        verdant::yield_now();
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+#[test]
+fn drop_while_waiting() {
+    run(|| {
+        let m = Arc::new(Mutex::new(0));
+        let g = m.lock();
+        let m2 = m.clone();
+        let victim = verdant::spawn(move || *m2.lock() += 100);
+        let m3 = m.clone();
+        let other = verdant::spawn(move || *m3.lock() += 1);
+        verdant::sleep(Duration::from_millis(10));
+        victim.cancel();
+        assert!(victim.join().unwrap_err().is_cancelled());
+        drop(g);
+        other.join().unwrap();
+        assert_eq!(*m.lock(), 1);
+    });
+}
+
+#[test]
+fn timeout_then_notify() {
+    run(|| {
+        let m = Arc::new(Mutex::new(()));
+        let g = m.lock();
+        let t = Instant::now();
+        assert!(m.lock_timeout(Duration::from_millis(20)).is_none());
+        assert_not_before(t, Duration::from_millis(20));
+        drop(g);
+        assert!(m.lock_timeout(Duration::from_millis(20)).is_some());
+    });
+}
+
+#[test]
+fn rwlock() {
+    run(|| {
+        let l = Arc::new(RwLock::new(0));
+        let hs: Vec<_> = (0..20)
+            .map(|i| {
+                let l = l.clone();
+                verdant::spawn(move || {
+                    for _ in 0..100 {
+                        if i % 4 == 0 {
+                            *l.write() += 1;
+                        } else {
+                            let r = l.read();
+                            verdant::yield_now();
+                            assert!(*r <= 500);
+                        }
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(*l.read(), 500);
+    });
+}
+
+#[test]
+fn condvar() {
+    run(|| {
+        let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+        let hs: Vec<_> = (0..10)
+            .map(|_| {
+                let p = pair.clone();
+                verdant::spawn(move || {
+                    let g = p.1.wait_while(p.0.lock(), |n| *n == 0);
+                    *g
+                })
+            })
+            .collect();
+        let p = pair.clone();
+        support::join_os(std::thread::spawn(move || {
+            *p.0.lock() = 1;
+            p.1.notify_all();
+        }));
+        assert!(hs.into_iter().all(|h| h.join().unwrap() == 1));
+        let (g, r) = pair.1.wait_timeout(pair.0.lock(), Duration::from_millis(5));
+        assert!(r.timed_out());
+        drop(g);
+    });
+}
+
+#[test]
+fn semaphore() {
+    run(|| {
+        let sem = Arc::new(Semaphore::new(3));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..50)
+            .map(|_| {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                verdant::spawn(move || {
+                    let _p = sem.acquire();
+                    assert!(inside.fetch_add(1, Ordering::SeqCst) < 3);
+                    verdant::yield_now();
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+        assert_eq!(sem.available_permits(), 3);
+        assert!(sem.release().is_err(), "bounded: no release beyond the initial count");
+        let p = sem.acquire();
+        p.forget();
+        assert_eq!(sem.available_permits(), 2);
+        sem.release().unwrap();
+        let _all: Vec<_> = (0..3).map(|_| sem.acquire()).collect();
+        assert!(sem.acquire_timeout(Duration::from_millis(5)).is_none());
+    });
+}
+
+#[test]
+fn barrier() {
+    run(|| {
+        let b = Arc::new(Barrier::new(5));
+        let hs: Vec<_> = (0..5)
+            .map(|_| {
+                let b = b.clone();
+                verdant::spawn(move || (0..10).filter(|_| b.wait().is_leader()).count())
+            })
+            .collect();
+        let leaders: usize = hs.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(leaders, 10);
+    });
+}
