@@ -127,7 +127,7 @@ impl BlockingPool {
 }
 
 fn finish_unrun((task, run): Job) {
-    drop(run);
+    crate::runtime::scheduler::worker::drop_unrun(run);
     task.set_complete();
 }
 

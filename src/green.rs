@@ -157,15 +157,39 @@ where
     T: Send + 'a,
 {
     Box::new(move || {
-        let outcome = match catch_unwind(AssertUnwindSafe(f)) {
-            // Cancelled, but its code swallowed the cancellation and
-            // returned: still report it as cancelled.
-            Ok(_) if task.is_cancelled() => Err(JoinError::cancelled()),
-            Ok(v) => Ok(v),
-            Err(payload) => Err(JoinError::from_panic(payload)),
+        let finish = move || {
+            let returned = catch_unwind(AssertUnwindSafe(f));
+            // From here on its destructors (result, locals) may park
+            // without being interrupted.
+            task.finishing.store(true, std::sync::atomic::Ordering::Relaxed);
+            let outcome = match returned {
+                // Cancelled, but its code swallowed the cancellation and
+                // returned: still report it as cancelled.
+                Ok(_) if task.is_cancelled() => Err(JoinError::cancelled()),
+                Ok(v) => Ok(v),
+                Err(payload) => Err(JoinError::from_panic(payload)),
+            };
+            // Its green-thread locals die with it, on its own stack, while
+            // it is still the running thread (their destructors may park).
+            crate::local::drop_green_locals();
+            *packet.result.lock() = Some(outcome);
+            // With the handle detached this drops the outcome too.
+            drop(packet);
         };
-        *packet.result.lock() = Some(outcome);
+        // Nothing may unwind into the worker: a destructor that panics
+        // here (a result or a local dropped above) ends the process, as a
+        // panicking thread result does in std.
+        if catch_unwind(AssertUnwindSafe(finish)).is_err() {
+            abort("a green thread's result, panic payload or local panicked while being dropped");
+        }
     })
+}
+
+/// Ends the process after a panic that nothing can report.
+#[cold]
+pub(crate) fn abort(what: &str) -> ! {
+    eprintln!("verdant: fatal: {what}; aborting");
+    std::process::abort()
 }
 
 /// Where a green thread leaves its outcome for `join`.
@@ -221,15 +245,31 @@ impl<T> Packet<T> {
 /// Waiting for a `spawn_blocking` job is not interrupted by a cancellation
 /// of the caller: the caller is cancelled when the job returns.
 pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>) -> bool {
-    // Blocking jobs have no scheduler.
-    let blocking = task.shared.is_none();
+    // Blocking jobs have no scheduler: a green thread joining one is
+    // cancelled only once the blocking call has returned.
+    if task.shared.is_none() {
+        let done = wait_with(task, deadline, park::park_deferring_cancel);
+        if done {
+            if let Some(me) = park::current_task() {
+                park::check_cancelled(&me);
+            }
+        }
+        return done;
+    }
+    wait_with(task, deadline, park::park)
+}
+
+/// Waits for `task` to complete, ignoring cancellation and scoped
+/// deadlines meanwhile (the caller re-raises them afterwards with
+/// `park::check_interrupts`): for `scope`, which must not unwind while
+/// threads borrowing its caller's stack still run.
+pub(crate) fn wait_complete_uninterruptible(task: &Header) {
+    wait_with(task, None, park::park_uninterruptible);
+}
+
+fn wait_with(task: &Header, deadline: Option<Instant>, park: fn(Option<Instant>) -> Wake) -> bool {
     loop {
         if task.is_complete() {
-            if blocking {
-                if let Some(me) = park::current_task() {
-                    park::check_cancelled(&me);
-                }
-            }
             return true;
         }
         let key = task.joiners.lock().push(Waiter::current());
@@ -237,11 +277,7 @@ pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>) -> bool {
         if task.is_complete() {
             continue;
         }
-        let wake = if blocking {
-            park::park_deferring_cancel(deadline)
-        } else {
-            park::park(deadline)
-        };
+        let wake = park(deadline);
         drop(guard);
         if wake == Wake::TimedOut && !task.is_complete() {
             return false;

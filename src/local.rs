@@ -20,6 +20,10 @@ pub(crate) struct LocalMap {
 }
 
 impl LocalMap {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
     fn get(&self, key: usize) -> Option<Rc<dyn Any>> {
         self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
     }
@@ -45,6 +49,19 @@ fn with_map<R>(f: impl FnOnce(&mut LocalMap) -> R) -> R {
 thread_local! {
     /// Locals of plain OS threads (and of worker code outside green threads).
     static THREAD_LOCALS: RefCell<LocalMap> = RefCell::new(LocalMap::default());
+}
+
+/// Drops the calling green thread's locals (at the end of its body). A
+/// destructor may touch other locals and so create new ones: repeat, a
+/// bounded number of times, as std does for thread-locals.
+pub(crate) fn drop_green_locals() {
+    let Some(worker) = context::worker() else { return };
+    for _ in 0..8 {
+        match worker.with_locals(std::mem::take) {
+            Some(map) if !map.values.is_empty() => drop(map),
+            _ => return,
+        }
+    }
 }
 
 /// A value of which each green thread has its own copy, created on first

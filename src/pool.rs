@@ -232,7 +232,7 @@ impl Drop for SlotWait<'_> {
     fn drop(&mut self) {
         let mut st = self.0.state.lock();
         let dequeued = !st.slot_waiters.remove(self.1);
-        if dequeued && std::thread::panicking() && st.running < st.size {
+        if dequeued && crate::runtime::park::is_unwinding() && st.running < st.size {
             if let Some(w) = st.slot_waiters.pop() {
                 drop(st);
                 w.unpark();

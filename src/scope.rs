@@ -10,7 +10,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::JoinError;
-use crate::green::{wait_complete, GreenThread, JoinInner};
+use crate::green::{wait_complete_uninterruptible, GreenThread, JoinInner};
 use crate::runtime::scheduler::NewTask;
 use crate::runtime::task::Header;
 use crate::runtime::Handle;
@@ -63,15 +63,21 @@ where
     };
     let result = catch_unwind(AssertUnwindSafe(|| f(&scope)));
     // Every spawned thread, including those spawned by spawned threads,
-    // must finish before any borrow they hold can end.
+    // must finish before any borrow they hold can end. Nothing may unwind
+    // out of this wait: not a cancellation of the caller, not an expired
+    // `timeout` around it (either would free the stack the threads borrow).
     loop {
         let batch = std::mem::take(&mut *scope.data.tasks.lock());
         if batch.is_empty() {
             break;
         }
         for task in batch {
-            wait_complete(&task, None);
+            wait_complete_uninterruptible(&task);
         }
+    }
+    // Now that nothing borrows from us, what was deferred may unwind.
+    if result.is_ok() {
+        crate::runtime::park::check_interrupts();
     }
     match result {
         Err(payload) => resume_unwind(payload),
@@ -103,7 +109,9 @@ impl<'scope> Scope<'scope, '_> {
         // has been consumed or dropped (`Local::switch_to`, `finish_unrun`
         // and the worker's cancelled-start path all drop `run` before
         // `set_complete`), so nothing borrowed for `'scope` is used after
-        // `'scope` ends. Its result, which may borrow too, lives in a
+        // `'scope` ends (that wait ignores cancellation and scoped
+        // deadlines, so it cannot be cut short by unwinding). Its result,
+        // which may borrow too, lives in a
         // packet whose outcome is dropped by the body or by the handle,
         // both within `'scope` (see `green::Packet`).
         let run: Box<dyn FnOnce() + Send + 'static> = unsafe {

@@ -128,7 +128,11 @@ where
     match outcome {
         Ok(_) if passed => Err(Elapsed::new()),
         Ok(v) => Ok(v),
-        Err(payload) if passed && payload.is::<ScopeExpired>() => Err(Elapsed::new()),
+        Err(payload) if passed && payload.is::<ScopeExpired>() => {
+            // This unwinding ends here.
+            park::clear_unwinding();
+            Err(Elapsed::new())
+        }
         // A user panic, a cancellation, or an outer deadline's expiry.
         Err(payload) => resume_unwind(payload),
     }

@@ -178,3 +178,56 @@ fn blocking_destructor_during_cancellation_still_waits() {
         assert_eq!(got.load(Ordering::SeqCst), 9);
     });
 }
+
+/// A green thread that, once cancelled, parks in a destructor until
+/// released: while it waits there it is halfway through its unwinding.
+fn parked_mid_unwind(rt: &verdant::Runtime) -> (verdant::JoinHandle<()>, verdant::sync::Sender<()>) {
+    struct WaitOnDrop(verdant::sync::Receiver<()>, std::sync::mpsc::Sender<()>);
+    impl Drop for WaitOnDrop {
+        fn drop(&mut self) {
+            self.1.send(()).unwrap();
+            let _ = self.0.recv();
+        }
+    }
+    let (release_tx, release_rx) = bounded::<()>(1);
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let a = rt.spawn(move || {
+        let _d = WaitOnDrop(release_rx, entered_tx);
+        started_tx.send(()).unwrap();
+        verdant::sleep(Duration::from_secs(3600));
+    });
+    started_rx.recv().unwrap();
+    a.cancel();
+    entered_rx.recv().unwrap(); // A now waits inside its destructor
+    (a, release_tx)
+}
+
+/// Regression: `std::thread::panicking()` counts per OS thread, so while
+/// one green thread was parked mid-unwind every other green thread of its
+/// worker looked as if it were unwinding, and its cancellation was ignored.
+#[test]
+fn cancellation_works_while_another_thread_of_the_worker_is_mid_unwind() {
+    let _w = support::watchdog(Duration::from_secs(30));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    let (a, release) = parked_mid_unwind(&rt);
+    let b = rt.spawn(|| verdant::sleep(Duration::from_secs(3600)));
+    b.cancel();
+    assert!(b.join().unwrap_err().is_cancelled());
+    release.send(()).unwrap();
+    assert!(a.join().unwrap_err().is_cancelled());
+}
+
+/// Regression: same leak; a `timeout` started by another thread of the
+/// worker while one was parked mid-unwind never fired.
+#[test]
+fn timeouts_fire_while_another_thread_of_the_worker_is_mid_unwind() {
+    let _w = support::watchdog(Duration::from_secs(30));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    let (a, release) = parked_mid_unwind(&rt);
+    let (_keep, rx) = bounded::<()>(1);
+    let b = rt.spawn(move || verdant::timeout(Duration::from_millis(20), || rx.recv()).is_err());
+    assert!(b.join().unwrap(), "the timeout did not expire");
+    release.send(()).unwrap();
+    assert!(a.join().unwrap_err().is_cancelled());
+}

@@ -55,3 +55,38 @@ fn plain_threads_get_their_own_value() {
     assert_eq!(other, 0);
     assert_eq!(ID.with(Cell::get), 99);
 }
+
+/// Regression: green-thread locals were dropped on the worker's own stack,
+/// outside any green thread, so a destructor that parked blocked the whole
+/// worker (here: forever, since only a green thread of that worker could
+/// wake it).
+#[test]
+fn green_local_destructors_run_as_their_green_thread_and_may_park() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    struct ParkOnDrop(verdant::sync::Receiver<()>, Arc<AtomicBool>);
+    impl Drop for ParkOnDrop {
+        fn drop(&mut self) {
+            self.1.store(verdant::current().is_some(), Ordering::SeqCst);
+            self.0.recv().unwrap();
+        }
+    }
+    verdant::local! {
+        static SLOT: RefCell<Option<ParkOnDrop>> = RefCell::new(None);
+    }
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    let as_green = Arc::new(AtomicBool::new(false));
+    let g = as_green.clone();
+    rt.block_on(move || {
+        let (tx, rx) = verdant::sync::bounded::<()>(0);
+        let holder = verdant::spawn(move || SLOT.with(|s| *s.borrow_mut() = Some(ParkOnDrop(rx, g))));
+        // Rendezvous: completes only when the destructor above receives.
+        verdant::spawn(move || tx.send(()).unwrap()).join().unwrap();
+        holder.join().unwrap();
+    });
+    assert!(
+        as_green.load(Ordering::SeqCst),
+        "the local's destructor did not run as its green thread"
+    );
+}

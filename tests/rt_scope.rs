@@ -75,3 +75,80 @@ fn a_joined_panic_does_not_make_the_scope_panic() {
     let err = verdant::scope(|s| s.spawn(|| panic!("joined")).join().unwrap_err());
     assert!(err.is_panic());
 }
+
+/// Regression: an expired `timeout` around `scope` unwound out of its wait
+/// while a scoped thread still borrowed the frame (use after free).
+#[test]
+fn scope_waits_for_its_threads_even_when_an_enclosing_timeout_expires() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = verdant::Runtime::builder().workers(2).build().unwrap();
+    let (result, child_done_first) = rt.block_on(|| {
+        let (tx, rx) = verdant::sync::bounded::<()>(1);
+        let deadline = std::time::Instant::now() + Duration::from_millis(20);
+        // Releases the scoped thread only after the deadline has passed.
+        verdant::spawn(move || {
+            verdant::sleep_until(deadline + Duration::from_millis(20));
+            tx.send(()).unwrap();
+        });
+        let done = AtomicUsize::new(0);
+        let r = verdant::timeout_at(deadline, || {
+            let borrowed = [7u8; 64];
+            verdant::scope(|s| {
+                s.spawn(|| {
+                    rx.recv().unwrap();
+                    assert_eq!(borrowed[63], 7);
+                    done.store(1, Ordering::SeqCst);
+                });
+            });
+        });
+        (r, done.load(Ordering::SeqCst) == 1)
+    });
+    assert!(child_done_first, "scope returned while its thread still ran");
+    assert!(result.is_err(), "the deadline passed before timeout returned");
+}
+
+/// Regression: cancelling the owner of a scope unwound out of its wait
+/// while a scoped thread still borrowed the frame (crashed with SIGSEGV).
+#[test]
+fn scope_waits_for_its_threads_even_when_its_owner_is_cancelled() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    let owner_left_after_child = rt.block_on(|| {
+        let child_done = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen_at_exit = std::sync::Arc::new(AtomicUsize::new(usize::MAX));
+        let (go_tx, go_rx) = verdant::sync::bounded::<()>(1);
+        let (in_tx, in_rx) = verdant::sync::bounded::<()>(1);
+        struct OnExit(std::sync::Arc<AtomicUsize>, std::sync::Arc<AtomicUsize>);
+        impl Drop for OnExit {
+            fn drop(&mut self) {
+                self.1.store(self.0.load(Ordering::SeqCst), Ordering::SeqCst);
+            }
+        }
+        let (cd, seen) = (child_done.clone(), seen_at_exit.clone());
+        let owner = verdant::spawn(move || {
+            let _exit = OnExit(cd.clone(), seen);
+            let borrowed = [1u8; 64];
+            verdant::scope(|s| {
+                s.spawn(|| {
+                    in_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    assert_eq!(borrowed[0], 1);
+                    cd.store(1, Ordering::SeqCst);
+                });
+            });
+        });
+        in_rx.recv().unwrap(); // the scoped thread runs; the owner waits in scope
+        owner.cancel();
+        // One worker: the cancelled owner runs before we continue, and must
+        // go back to waiting rather than unwind.
+        verdant::yield_now();
+        verdant::yield_now();
+        go_tx.send(()).unwrap();
+        assert!(owner.join().unwrap_err().is_cancelled());
+        seen_at_exit.load(Ordering::SeqCst)
+    });
+    assert_eq!(
+        owner_left_after_child, 1,
+        "the scope's owner left before its scoped thread finished"
+    );
+}

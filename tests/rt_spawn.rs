@@ -269,3 +269,43 @@ fn destructors_may_park_while_a_cancelled_thread_unwinds() {
     assert!(h.join().unwrap_err().is_cancelled());
     assert_eq!(closed.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn result_drop_panic_child() {
+    if !support::is_child("VERDANT_TEST_RESULT_DROP") {
+        return;
+    }
+    struct Boom;
+    impl Drop for Boom {
+        fn drop(&mut self) {
+            panic!("boom in drop");
+        }
+    }
+    let rt = rt(1);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let h = rt.spawn(move || {
+        rx.recv().unwrap();
+        Boom
+    });
+    drop(h); // detached: the green thread itself drops its result
+    tx.send(()).unwrap();
+    std::thread::sleep(Duration::from_secs(30));
+    unreachable!("the process must have aborted");
+}
+
+/// Regression: a detached thread's result that panicked in `Drop` unwound
+/// into the worker loop and silently killed the worker (every green thread
+/// pinned there was lost). Like std's "thread result panicked on drop", it
+/// now ends the process with a clear message.
+#[test]
+fn a_result_that_panics_on_drop_aborts_loudly_instead_of_killing_a_worker() {
+    let _w = watchdog(Duration::from_secs(60));
+    let out = support::run_child("result_drop_panic_child", ("VERDANT_TEST_RESULT_DROP", "1"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("verdant: fatal: a green thread's result"),
+        "stderr: {stderr}"
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+}

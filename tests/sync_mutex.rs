@@ -192,3 +192,35 @@ fn barrier() {
         assert_eq!(leaders, 10);
     });
 }
+
+/// Regression: a `wait_timeout` waiter chosen by `notify_one` after its
+/// deadline had passed (but before its timer fired) reported a timeout, so
+/// the notification was spent on it and nobody else was woken.
+#[test]
+fn notify_one_is_not_lost_on_a_waiter_whose_deadline_passed() {
+    let _w = support::watchdog(Duration::from_secs(30));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    let m = Arc::new(Mutex::new(()));
+    let cv = Arc::new(Condvar::new());
+    let (m1, cv1) = (m.clone(), cv.clone());
+    // One worker, FIFO: A queues on the condvar first.
+    let a = rt.spawn(move || {
+        let g = m1.lock();
+        cv1.wait_timeout(g, Duration::from_millis(5)).1.timed_out()
+    });
+    let cv2 = cv.clone();
+    let c = rt.spawn(move || {
+        // Hold the only worker past A's deadline, so A's timer cannot fire
+        // before the notification reaches it.
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        cv2.notify_one();
+    });
+    c.join().unwrap();
+    assert!(
+        !a.join().unwrap(),
+        "a notified waiter reported a timeout (the notification was lost)"
+    );
+}

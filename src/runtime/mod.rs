@@ -10,6 +10,7 @@ pub(crate) mod context;
 pub(crate) mod coroutine;
 #[allow(unsafe_code)]
 pub(crate) mod overflow;
+mod panic_hook;
 pub(crate) mod park;
 pub(crate) mod reactor;
 pub(crate) mod scheduler;
@@ -27,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_deque::{Steal, Worker as Deque};
+use crossbeam_deque::Worker as Deque;
 use parking_lot::Mutex;
 
 use crate::blocking::BlockingPool;
@@ -232,6 +233,7 @@ impl Runtime {
             deques.push(deque);
         }
         overflow::install();
+        panic_hook::install();
         let shared = Arc::new(Shared::new(workers, config.clone()));
         let handle = Handle { shared };
         let rt = Runtime {
@@ -324,24 +326,13 @@ impl Drop for Runtime {
             let _ = t.join();
         }
         // Whatever was queued after the workers left never runs.
-        loop {
-            match shared.injector.steal() {
-                Steal::Success(new) => finish_unrun(shared, new),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
+        shared.set_stopped();
+        shared.drain_unrun();
         shared.blocking.shutdown();
         if let Some(w) = self.watchdog.take() {
             w.stop();
         }
     }
-}
-
-fn finish_unrun(shared: &Shared, new: NewTask) {
-    drop(new.run);
-    shared.task_done(&new.task);
-    new.task.set_complete();
 }
 
 impl fmt::Debug for Runtime {
@@ -412,6 +403,10 @@ impl Handle {
             return Err(io::Error::other("verdant: the runtime has shut down"));
         }
         self.shared.spawn(new);
+        if self.shared.is_stopped() {
+            // Raced with the runtime's drop: nobody will run it.
+            self.shared.drain_unrun();
+        }
         Ok(())
     }
 

@@ -114,31 +114,96 @@ pub(crate) fn park(deadline: Option<Instant>) -> Wake {
 /// Like [`park`], but returns [`Wake::ScopeExpired`] when the scoped
 /// deadline expires (first), for calls that report timeouts as errors.
 pub(crate) fn park_scoped(deadline: Option<Instant>) -> Wake {
-    park_inner(deadline, true)
+    park_inner(deadline, true, true)
 }
 
 /// Like [`park`], but a cancellation does not interrupt it: the caller
 /// checks for it once its wait is over (joining a `spawn_blocking` job:
 /// the green thread is cancelled when the blocking call returns).
 pub(crate) fn park_deferring_cancel(deadline: Option<Instant>) -> Wake {
-    match park_inner(deadline, false) {
+    match park_inner(deadline, false, true) {
         Wake::ScopeExpired => scope_expired_unwind(),
         wake => wake,
     }
 }
 
-fn park_inner(deadline: Option<Instant>, cancellable: bool) -> Wake {
+/// Like [`park`], but neither a cancellation nor a scoped deadline
+/// interrupts it: for waits that must finish before the caller may unwind
+/// (`scope` waiting for the threads that borrow its caller's stack). The
+/// caller re-raises either with [`check_interrupts`] once the wait is over.
+pub(crate) fn park_uninterruptible(deadline: Option<Instant>) -> Wake {
+    park_inner(deadline, false, false)
+}
+
+/// Unwinds if the calling green thread was cancelled or its scoped
+/// deadline has passed (after a [`park_uninterruptible`] wait).
+pub(crate) fn check_interrupts() {
+    if let Some(task) = current_task() {
+        check_cancelled(&task);
+    }
+    if scope_deadline().is_some_and(|d| Instant::now() >= d) && !is_unwinding() {
+        scope_expired_unwind();
+    }
+}
+
+fn park_inner(deadline: Option<Instant>, cancellable: bool, scoped: bool) -> Wake {
     if let Some(local) = context::worker() {
         if let Some(task) = local.current_task() {
-            return park_green(&local, &task, deadline, cancellable);
+            return park_green(&local, &task, deadline, cancellable, scoped);
         }
     }
-    let scope = if std::thread::panicking() {
+    let scope = if !scoped || std::thread::panicking() {
         None
     } else {
         context::scope_deadline()
     };
     park_thread(deadline, scope)
+}
+
+/// Whether the green thread `task` is unwinding (a panic, a cancellation,
+/// a scoped deadline).
+///
+/// `std::thread::panicking()` alone cannot tell: its count belongs to the
+/// OS thread, so while one green thread of a worker is parked in a
+/// destructor halfway through its unwinding, every other green thread of
+/// that worker would look as if it were unwinding too. The runtime flags
+/// the thread itself where an unwinding starts (its own unwinds here, user
+/// panics in the panic hook, see `runtime::panic_hook`); the flag counts only
+/// while some unwinding is in progress on this OS thread, so a panic the
+/// thread caught and moved on from clears itself.
+fn unwinding(task: &Header) -> bool {
+    if task.finishing.load(Ordering::Relaxed) {
+        return true;
+    }
+    if !std::thread::panicking() {
+        task.unwinding.store(false, Ordering::Relaxed);
+        return false;
+    }
+    task.unwinding.load(Ordering::Relaxed)
+}
+
+/// [`unwinding`] for the caller: its green thread's flag, or on a plain OS
+/// thread `std::thread::panicking()` (exact there).
+pub(crate) fn is_unwinding() -> bool {
+    match current_task() {
+        Some(task) => unwinding(&task),
+        None => std::thread::panicking(),
+    }
+}
+
+/// Clears the flag once the caller has caught its own unwinding
+/// (`timeout` catching its expired deadline).
+pub(crate) fn clear_unwinding() {
+    if let Some(task) = current_task() {
+        task.unwinding.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Marks the calling green thread as unwinding (see [`unwinding`]).
+pub(crate) fn mark_unwinding() {
+    if let Some(task) = current_task() {
+        task.unwinding.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Which deadline, if any, has passed at `now` (the explicit one wins).
@@ -164,15 +229,16 @@ fn park_green(
     task: &Arc<Header>,
     deadline: Option<Instant>,
     cancellable: bool,
+    scoped: bool,
 ) -> Wake {
-    let unwinding = std::thread::panicking();
+    let unwinding = unwinding(task);
     if cancellable && !unwinding {
         check_cancelled(task);
     }
     if task.take_token() {
         return Wake::Unparked;
     }
-    let scope = if unwinding {
+    let scope = if unwinding || !scoped {
         None
     } else {
         decode(task.scope_deadline.load(Ordering::Relaxed))
@@ -279,6 +345,7 @@ pub(crate) fn check_cancelled(task: &Header) {
 /// Unwinds out of the innermost [`crate::timeout`] whose deadline passed.
 #[cold]
 pub(crate) fn scope_expired_unwind() -> ! {
+    mark_unwinding();
     // Like cancellation: `resume_unwind` skips the panic hook.
     std::panic::resume_unwind(Box::new(crate::error::ScopeExpired))
 }
@@ -289,9 +356,10 @@ pub(crate) fn scope_expired_unwind() -> ! {
 /// unwind from inside it would abort the process.
 #[cold]
 pub(crate) fn cancelled_unwind() {
-    if std::thread::panicking() {
+    if is_unwinding() {
         return;
     }
+    mark_unwinding();
     // `resume_unwind` skips the panic hook: a cancellation is not a panic
     // and prints nothing. The thread's top frame turns it into
     // `JoinError::Cancelled`.

@@ -69,6 +69,11 @@ pub(crate) struct Header {
     pub(crate) scope_deadline: AtomicU64,
     cancelled: AtomicBool,
     complete: AtomicBool,
+    /// Set where this thread starts unwinding (see `park::unwinding`).
+    pub(crate) unwinding: AtomicBool,
+    /// Set once its function has returned: what remains (dropping its
+    /// result and locals) is not interrupted by cancellation or deadlines.
+    pub(crate) finishing: AtomicBool,
     /// Who waits for `complete`: joiners, `wait_any`, scopes.
     pub(crate) joiners: Mutex<WaitList>,
     /// Why the thread never ran (no stack could be had), for `join`.
@@ -89,6 +94,8 @@ impl Header {
             scope_deadline: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             complete: AtomicBool::new(false),
+            unwinding: AtomicBool::new(false),
+            finishing: AtomicBool::new(false),
             joiners: Mutex::new(WaitList::new()),
             failure: Mutex::new(None),
         }
@@ -141,16 +148,24 @@ impl Header {
         }
     }
 
+    /// `cancel` stores `cancelled` then loads `home`; the worker stores
+    /// `home` then loads `cancelled` before the first resume. All four are
+    /// SeqCst, so at least one side sees the other's store (no lost
+    /// cancellation of a thread that is just starting).
     pub(crate) fn is_started(&self) -> bool {
-        self.home.load(Ordering::Relaxed) != UNSTARTED
+        self.home.load(Ordering::SeqCst) != UNSTARTED
+    }
+
+    pub(crate) fn set_home(&self, worker: usize) {
+        self.home.store(worker, Ordering::SeqCst);
     }
 
     pub(crate) fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Release);
+        self.cancelled.store(true, Ordering::SeqCst);
     }
 
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Acquire)
+        self.cancelled.load(Ordering::SeqCst)
     }
 
     pub(crate) fn is_complete(&self) -> bool {

@@ -531,8 +531,12 @@ impl Condvar {
             Until::Forever => park::park(None),
             Until::Deadline(d) => park::park_scoped(d),
         };
-        drop(reg.finish());
-        (mutex.lock(), WaitTimeoutResult(wake != Wake::Unparked))
+        let (list, notified) = reg.finish_notified();
+        drop(list);
+        // A waiter that a `notify_one` chose has been notified even if its
+        // deadline passed meanwhile: reporting a timeout would lose that
+        // notification (nobody else was woken for it).
+        (mutex.lock(), WaitTimeoutResult(wake != Wake::Unparked && !notified))
     }
 
     /// Wakes one waiter.

@@ -240,9 +240,12 @@ macro_rules! queue_type {
             }
 
             /// A queue holding at most `cap` items: `put` waits while full.
+            /// As with Python's `Queue(maxsize=0)`, a `cap` of 0 means no
+            /// bound (a queue that could never take an item would only
+            /// hang its producers).
             #[doc = $example]
             pub fn bounded(cap: usize) -> Self {
-                $name { core: Core::new(Some(cap)) }
+                $name { core: Core::new((cap > 0).then_some(cap)) }
             }
 
             /// Adds an item, waiting while the queue is full. Inside

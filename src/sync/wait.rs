@@ -81,13 +81,20 @@ pub(crate) struct Registration<'a, S> {
 impl<'a, S> Registration<'a, S> {
     /// Relocks and dequeues (normal path). Returns the guard.
     pub(crate) fn finish(self) -> MutexGuard<'a, S> {
+        self.finish_notified().0
+    }
+
+    /// Like [`Registration::finish`], and also says whether a notifier had
+    /// already dequeued this waiter, i.e. whether it holds a notification
+    /// (which a `notify_one` spent on it and nobody else received).
+    pub(crate) fn finish_notified(self) -> (MutexGuard<'a, S>, bool) {
         let mut guard = self.mutex.lock();
-        (self.list)(&mut guard).remove(self.key);
+        let notified = !(self.list)(&mut guard).remove(self.key);
         if let Some(leave) = self.on_leave {
             leave(&mut guard);
         }
         std::mem::forget(self);
-        guard
+        (guard, notified)
     }
 }
 

@@ -82,6 +82,8 @@ pub(crate) struct Shared {
     num_sleeping: AtomicUsize,
     next_victim: AtomicUsize,
     shutdown: AtomicBool,
+    /// Set once every worker has exited (after `shutdown`).
+    stopped: AtomicBool,
     /// Green threads spawned and not yet complete.
     live: AtomicUsize,
     pub(crate) config: Config,
@@ -99,6 +101,7 @@ impl Shared {
             num_sleeping: AtomicUsize::new(0),
             next_victim: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             live: AtomicUsize::new(0),
             blocking: BlockingPool::new(&config),
             named: Mutex::new(HashMap::new()),
@@ -220,6 +223,33 @@ impl Shared {
 
     pub(crate) fn is_shutdown(&self) -> bool {
         self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Completes, without running them, the green threads left in the
+    /// injector once the workers are gone. Both the runtime's drop (after
+    /// setting `stopped`) and a spawner that pushed late (after seeing
+    /// `stopped`) call it; with SeqCst on both sides one of them sees the
+    /// other, so no late spawn is left unfinished.
+    pub(crate) fn drain_unrun(&self) {
+        loop {
+            match self.injector.steal() {
+                crossbeam_deque::Steal::Success(new) => {
+                    worker::drop_unrun(new.run);
+                    self.task_done(&new.task);
+                    new.task.set_complete();
+                }
+                crossbeam_deque::Steal::Retry => continue,
+                crossbeam_deque::Steal::Empty => return,
+            }
+        }
+    }
+
+    pub(crate) fn set_stopped(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
     }
 }
 

@@ -56,7 +56,7 @@ const FAIRNESS_TICKS: u32 = 31;
 /// How many times in a row the LIFO slot may jump the run queue.
 const MAX_LIFO_STREAK: u32 = 3;
 /// Rounds of ~32 pause instructions a worker spins before it sleeps.
-const SPIN_ROUNDS: u32 = 64;
+const SPIN_ROUNDS: u32 = 16;
 /// Reactor events taken per poll.
 const EVENTS: usize = 1024;
 
@@ -92,12 +92,12 @@ impl Slab {
         (slot, entry)
     }
 
-    /// Frees `slot`; its locals are dropped here, on the thread's worker.
+    /// Frees `slot` (its locals were dropped by the thread itself, see
+    /// `local::drop_green_locals`).
     fn remove(&mut self, slot: u32) {
         let entry = &self.entries[slot as usize];
         entry.task.borrow_mut().take();
-        let locals = std::mem::take(&mut *entry.locals.borrow_mut());
-        drop(locals);
+        debug_assert!(entry.locals.borrow().is_empty());
         self.len -= 1;
         self.free.push(slot);
     }
@@ -413,7 +413,7 @@ impl Local {
     fn start(&self, new: NewTask) {
         let NewTask { task, run } = new;
         if self.shared.is_shutdown() || task.is_cancelled() {
-            drop(run);
+            drop_unrun(run);
             self.finish(&task);
             return;
         }
@@ -421,12 +421,12 @@ impl Local {
             Ok(stack) => stack,
             Err(e) => {
                 *task.failure.lock() = Some(e);
-                drop(run);
+                drop_unrun(run);
                 self.finish(&task);
                 return;
             }
         };
-        task.home.store(self.index, Ordering::Relaxed);
+        task.set_home(self.index);
         let green = Green::new(stack, run);
         let (slot, entry) = self.slab.borrow_mut().insert(task.clone(), green);
         task.slot.store(slot, Ordering::Relaxed);
@@ -484,11 +484,25 @@ impl Local {
     }
 }
 
+/// Drops the closure of a green thread that will never run. Its captures
+/// are user values: a panic in their destructors is reported, not allowed
+/// to unwind into the worker loop.
+pub(crate) fn drop_unrun(run: Box<dyn FnOnce() + Send>) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(run))).is_err() {
+        eprintln!("verdant: a value captured by a green thread that never ran panicked while being dropped");
+    }
+}
+
 /// Body of a worker OS thread.
 pub(crate) fn main(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, poll: mio::Poll) {
     overflow::ensure_altstack();
     let local = Rc::new(Local::new(index, shared, deque, poll));
     context::set_worker(Some(local.clone()));
-    local.run();
+    // Green threads catch their own panics; anything unwinding this far is
+    // a runtime bug, and a worker that silently died would strand every
+    // green thread pinned to it. Fail loudly instead.
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| local.run())).is_err() {
+        crate::green::abort(&format!("worker {index} of the runtime panicked (a bug in verdant)"));
+    }
     context::set_worker(None);
 }
