@@ -36,7 +36,7 @@
 //! undefined behaviour in Rust: compiled code may cache thread-local
 //! addresses). A blocking call tries its operation, and when it would block
 //! **parks** the green thread on the source that will make progress: a timer
-//! or, once the networking layer lands, the worker's `mio` reactor. The
+//! or the worker's `mio` reactor (sockets, DNS). The
 //! source later unparks it. The same calls made from a plain OS thread
 //! simply block that thread, so the same code runs both ways.
 //!

@@ -489,3 +489,38 @@ fn no_fd_leaks() {
     }
     assert_eq!(after, before, "descriptors leaked");
 }
+
+/// A `verdant::timeout` around socket I/O fails the I/O with `TimedOut`
+/// carrying `Elapsed`, distinct from the socket's own read timeout (which
+/// reports `WouldBlock`, as std does), on green and plain OS threads alike.
+#[test]
+fn scoped_timeout_on_socket_io_is_timed_out_on_green_and_os_threads() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts two connections and keeps them open without sending: reads
+    // on them can only time out.
+    let held = rt.spawn(move || (0..2).map(|_| listener.accept().unwrap().0).collect::<Vec<_>>());
+    let read_inside_timeout = move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut seen = None;
+        let r = verdant::timeout(Duration::from_millis(30), || {
+            let e = s.read(&mut [0u8; 16]).unwrap_err();
+            seen = Some((e.kind(), e.get_ref().is_some_and(|i| i.is::<verdant::Elapsed>())));
+        });
+        (r.is_err(), seen)
+    };
+    let green = rt.block_on(read_inside_timeout);
+    let os = read_inside_timeout();
+    for (thread, (elapsed, seen)) in [("green", green), ("OS", os)] {
+        assert!(elapsed, "{thread} thread: timeout must report Elapsed");
+        assert_eq!(
+            seen,
+            Some((ErrorKind::TimedOut, true)),
+            "{thread} thread: the read's error"
+        );
+    }
+    drop(held.join().unwrap());
+}

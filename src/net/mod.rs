@@ -50,8 +50,9 @@
 //!   `SO_RCVTIMEO` and `O_NONBLOCK` under std. The socket closes when the
 //!   last clone drops.
 //! - **Name resolution** ([`resolve`]) never blocks a worker: literal
-//!   addresses are parsed in place and host names are looked up on a
-//!   [`crate::spawn_blocking`] thread. Address arguments take this
+//!   addresses are parsed in place and host names go to the runtime's
+//!   resolver (green DNS on the reactor by default, or `getaddrinfo` on a
+//!   [`crate::spawn_blocking`] thread; see [`Resolver`]). Address arguments take this
 //!   module's [`ToSocketAddrs`], implemented for the same types as std's.
 //! - **Options std lacks** (backlog, `SO_REUSEPORT`, keep-alive, buffer
 //!   sizes) come through [`TcpListener::builder`], [`TcpStream::builder`]

@@ -100,8 +100,13 @@ impl<S: AsRawFd> Source<S> {
     ) -> io::Result<R> {
         let deadline = Instant::now().checked_add(timeout);
         match self.reg.do_io(interest, deadline, || op(&self.sock)) {
-            // The reactor's own timeout (no OS code): report it as std does.
-            Err(e) if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() => {
+            // The socket's own timeout (no OS code, not a `verdant::timeout`
+            // deadline, which carries `Elapsed`): report it as std does.
+            Err(e)
+                if e.kind() == io::ErrorKind::TimedOut
+                    && e.raw_os_error().is_none()
+                    && !e.get_ref().is_some_and(|inner| inner.is::<crate::Elapsed>()) =>
+            {
                 Err(io::Error::from_raw_os_error(libc::EAGAIN))
             }
             r => r,

@@ -188,24 +188,9 @@ pub fn lookup_host_port(host: &str, port: u16) -> io::Result<std::vec::IntoIter<
     with_current(|r| r.lookup_host_port(host, port))
 }
 
-/// For the net layer's `ToSocketAddrs`-like inputs: resolves `"host:port"`
-/// or `"[v6]:port"` (a socket address literal is parsed without any
-/// lookup) with the global default resolver. Mirrors std's parsing and
-/// errors for malformed input.
-#[allow(dead_code)] // called by `net::tcp`/`net::udp` once they land
-pub(crate) fn resolve_socket_addrs(addr: &str) -> io::Result<Vec<SocketAddr>> {
-    if let Ok(sa) = addr.parse::<SocketAddr>() {
-        return Ok(vec![sa]);
-    }
-    let invalid = |msg: &'static str| io::Error::new(io::ErrorKind::InvalidInput, msg);
-    let (host, port) = addr.rsplit_once(':').ok_or_else(|| invalid("invalid socket address"))?;
-    let port: u16 = port.parse().map_err(|_| invalid("invalid port value"))?;
-    resolve_host_port(host, port)
-}
-
-/// For the net layer's `(host, port)` inputs: resolves with the global
-/// default resolver (an IP literal without any lookup).
-#[allow(dead_code)] // called by `net::tcp`/`net::udp` once they land
+/// For the net layer's `(host, port)` inputs (`net::resolve`): resolves
+/// with the current runtime's or the global resolver (an IP literal
+/// without any lookup).
 pub(crate) fn resolve_host_port(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     Ok(lookup_host_port(host, port)?.collect())
 }
@@ -216,15 +201,13 @@ mod tests {
 
     #[test]
     fn socket_addr_literals_need_no_lookup() {
-        assert_eq!(
-            resolve_socket_addrs("127.0.0.1:80").unwrap(),
-            ["127.0.0.1:80".parse().unwrap()]
-        );
-        assert_eq!(resolve_socket_addrs("[::1]:80").unwrap(), ["[::1]:80".parse().unwrap()]);
+        use crate::net::resolve;
+        assert_eq!(resolve("127.0.0.1:80").unwrap(), ["127.0.0.1:80".parse().unwrap()]);
+        assert_eq!(resolve("[::1]:80").unwrap(), ["[::1]:80".parse().unwrap()]);
         assert_eq!(resolve_host_port("::1", 8).unwrap(), ["[::1]:8".parse().unwrap()]);
-        let e = resolve_socket_addrs("nohost").unwrap_err();
+        let e = resolve("nohost").unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
-        let e = resolve_socket_addrs("h:99999").unwrap_err();
-        assert_eq!(e.to_string(), "invalid port value");
+        let e = resolve("h:99999").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 }

@@ -27,6 +27,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 
 use super::{Ready, ScheduledIo};
+use crate::error::Elapsed;
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::Shared;
 use crate::runtime::{context, sys};
@@ -81,7 +82,13 @@ impl Registration {
     /// Waits until the source may be ready for `interest` again.
     pub(crate) fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
         let Some(task) = park::current_task() else {
-            return sys::poll_fd(self.fd, interest == Interest::Read, deadline);
+            // A plain OS thread: poll(2), bounded by the earlier of the
+            // call's deadline and its scoped one.
+            let scope = park::scope_deadline().filter(|s| deadline.is_none_or(|d| *s < d));
+            return match sys::poll_fd(self.fd, interest == Interest::Read, scope.or(deadline)) {
+                Err(e) if e.kind() == io::ErrorKind::TimedOut && scope.is_some() => Err(Elapsed::new().into()),
+                r => r,
+            };
         };
         let io = self.scheduled_io()?;
         let dir = match interest {
@@ -99,7 +106,10 @@ impl Registration {
         drop(guard);
         match wake {
             Wake::Unparked => Ok(()),
-            Wake::TimedOut | Wake::ScopeExpired => Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out")),
+            Wake::TimedOut => Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out")),
+            // Distinguishable from the socket's own timeout (which the net
+            // layer reports as std does, `WouldBlock`): it carries `Elapsed`.
+            Wake::ScopeExpired => Err(Elapsed::new().into()),
         }
     }
 

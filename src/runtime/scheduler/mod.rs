@@ -190,13 +190,14 @@ impl Shared {
         }
     }
 
-    /// Whether any queue visible to worker `index` holds work, or a
-    /// shutdown it has not acted on yet (`seen_shutdown`) is under way.
+    /// Whether worker `index` should stay awake: a queue it can take from
+    /// holds work, or a shutdown is under way that it has not acted on yet
+    /// (`seen_shutdown`) or that has finished (no green thread left).
     pub(crate) fn has_work_for(&self, index: usize, seen_shutdown: bool) -> bool {
         !self.workers[index].inbox.is_empty()
             || !self.injector.is_empty()
             || self.workers.iter().any(|w| !w.stealer.is_empty())
-            || (!seen_shutdown && self.is_shutdown())
+            || (self.is_shutdown() && (!seen_shutdown || self.live() == 0))
     }
 
     /// Bookkeeping once `task` has completed.
@@ -204,7 +205,10 @@ impl Shared {
         if task.name.is_some() {
             self.named.lock().remove(&task.id);
         }
-        self.live.fetch_sub(1, Ordering::Release);
+        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 && self.is_shutdown() {
+            // The last one: every worker may leave now.
+            self.notify_all();
+        }
     }
 
     /// The name of live green thread `id`, if it has one.

@@ -213,7 +213,10 @@ impl Local {
                     // Unparks every thread here onto the run queue: run them.
                     self.cancel_all();
                 }
-                None if self.shared.is_shutdown() && self.slab.borrow().len == 0 => return,
+                // Leave only once the whole runtime is done: a thread still
+                // unwinding elsewhere may be waiting on a socket registered
+                // with this worker's reactor.
+                None if self.shared.is_shutdown() && self.slab.borrow().len == 0 && self.shared.live() == 0 => return,
                 None => self.sleep(),
             }
         }
