@@ -57,6 +57,10 @@ const FAIRNESS_TICKS: u32 = 31;
 const MAX_LIFO_STREAK: u32 = 3;
 /// Rounds of ~32 pause instructions a worker spins before it sleeps.
 const SPIN_ROUNDS: u32 = 16;
+/// Free stacks an idle worker decommits per pass, and how soon it comes
+/// back for the next batch.
+const TRIM_BATCH: usize = 256;
+const TRIM_PAUSE: Duration = Duration::from_millis(5);
 /// Reactor events taken per poll.
 const EVENTS: usize = 1024;
 
@@ -369,7 +373,14 @@ impl Local {
         if self.spin_for_work() {
             return;
         }
-        let deadline = self.timers.borrow_mut().next_deadline();
+        // Nothing to run: a good time to give excess free stacks back. If a
+        // batch leaves more, come back soon rather than sleep on it.
+        let trimming = self.stacks.borrow_mut().trim(TRIM_BATCH);
+        let mut deadline = self.timers.borrow_mut().next_deadline();
+        if trimming {
+            let soon = Instant::now() + TRIM_PAUSE;
+            deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
+        }
         self.shared.sleep_begin(self.index);
         if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
             self.shared.sleep_end(self.index);
