@@ -7,9 +7,9 @@
 //!
 //! An I/O source is registered once, edge-triggered, for both directions,
 //! with the reactor of the worker whose green thread first waits on it
-//! (`registration`). Its [`ScheduledIo`] caches readiness and holds two wait
-//! lists, readers and writers (Go's pollDesc), so one green thread can read
-//! while another writes. Tokens index the worker's [`IoSlab`] and carry a
+//! (`registration`). Its [`ScheduledIo`] counts the readiness events of
+//! each direction (a *tick*) and holds two wait lists, readers and writers
+//! (Go's pollDesc), so one green thread can read while another writes. Tokens index the worker's [`IoSlab`] and carry a
 //! generation, so an event for a source that was deregistered meanwhile
 //! cannot wake its slot's next owner.
 
@@ -17,6 +17,7 @@ mod registration;
 
 pub(crate) use registration::{Interest, Registration};
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -53,53 +54,8 @@ impl Ready {
 
 #[derive(Default)]
 struct IoState {
-    /// Readiness seen since a waiter last retried its operation.
-    ready: u8,
     readers: WaitList,
     writers: WaitList,
-}
-
-/// Readiness and waiters of one registered source.
-#[derive(Default)]
-pub(crate) struct ScheduledIo {
-    state: Mutex<IoState>,
-}
-
-impl ScheduledIo {
-    /// Records an event and unparks the waiters it concerns.
-    pub(crate) fn wake(&self, ready: Ready) -> usize {
-        let mut woken: Vec<Waiter> = Vec::new();
-        {
-            let mut st = self.state.lock();
-            st.ready |= ready.0;
-            if ready.contains(Ready::READ) {
-                woken.extend(st.readers.take_all());
-            }
-            if ready.contains(Ready::WRITE) {
-                woken.extend(st.writers.take_all());
-            }
-        }
-        let n = woken.len();
-        for w in woken {
-            w.unpark();
-        }
-        n
-    }
-
-    /// After a would-block: either readiness arrived since (consume it and
-    /// retry: returns `None`), or enqueue `waiter` and return its key.
-    fn consume_or_wait(&self, dir: Ready, waiter: Waiter) -> Option<u64> {
-        let mut st = self.state.lock();
-        if st.ready & dir.0 != 0 {
-            st.ready &= !dir.0;
-            return None;
-        }
-        Some(st.list(dir).push(waiter))
-    }
-
-    fn cancel_wait(&self, dir: Ready, key: u64) {
-        self.state.lock().list(dir).remove(key);
-    }
 }
 
 impl IoState {
@@ -109,6 +65,70 @@ impl IoState {
         } else {
             &mut self.writers
         }
+    }
+}
+
+/// Event ticks and waiters of one registered source.
+///
+/// # The tick protocol (no lost edges, no wasted syscall)
+///
+/// Edge-triggered epoll reports a direction once per transition. A caller
+/// reads the direction's tick *before* trying its operation; after a
+/// `WouldBlock` it enqueues itself only if the tick is unchanged (checked
+/// under the lock that [`ScheduledIo::wake`] increments it under), and
+/// otherwise retries at once. An edge that arrives after the read is
+/// therefore never missed, whichever the interleaving, and a waiter that
+/// was woken and succeeded leaves nothing behind that would make its next
+/// `WouldBlock` retry in vain (which a cached readiness bit would).
+#[derive(Default)]
+pub(crate) struct ScheduledIo {
+    state: Mutex<IoState>,
+    /// Events seen so far, per direction (read, write). Written only under
+    /// `state`'s lock.
+    ticks: [AtomicU32; 2],
+}
+
+impl ScheduledIo {
+    fn index(dir: Ready) -> usize {
+        usize::from(dir != Ready::READ)
+    }
+
+    /// The current tick of `dir` (read before trying the operation).
+    pub(crate) fn tick(&self, dir: Ready) -> u32 {
+        self.ticks[Self::index(dir)].load(Ordering::Acquire)
+    }
+
+    /// Records an event and unparks the waiters it concerns.
+    pub(crate) fn wake(&self, ready: Ready) -> usize {
+        let mut woken: Vec<Waiter> = Vec::new();
+        {
+            let mut st = self.state.lock();
+            for dir in [Ready::READ, Ready::WRITE] {
+                if ready.contains(dir) {
+                    self.ticks[Self::index(dir)].fetch_add(1, Ordering::Release);
+                    woken.extend(st.list(dir).take_all());
+                }
+            }
+        }
+        let n = woken.len();
+        for w in woken {
+            w.unpark();
+        }
+        n
+    }
+
+    /// After a would-block: if an event came since the tick `seen` was read,
+    /// returns `None` (retry now); else enqueues `waiter` and returns its key.
+    fn wait_unless_changed(&self, dir: Ready, seen: u32, waiter: Waiter) -> Option<u64> {
+        let mut st = self.state.lock();
+        if self.ticks[Self::index(dir)].load(Ordering::Relaxed) != seen {
+            return None;
+        }
+        Some(st.list(dir).push(waiter))
+    }
+
+    fn cancel_wait(&self, dir: Ready, key: u64) {
+        self.state.lock().list(dir).remove(key);
     }
 }
 

@@ -3,25 +3,26 @@
 //! ```text
 //! do_io(dir, deadline, op):
 //!   loop {
+//!     seen = tick(dir)          (the direction's event count, if registered)
 //!     op()                      ── Ok / real error ──▶ return it
 //!       │ WouldBlock
 //!     green thread?  no ──▶ poll(2) on the fd until ready or deadline (blocks this OS thread)
 //!       │ yes
-//!     registered? no ──▶ register with the current worker's reactor (edge-triggered, both directions)
-//!     readiness arrived since op()?  yes ──▶ consume it, retry op
+//!     registered? no ──▶ register with the current worker's reactor (edge-triggered,
+//!       │                both directions); seen = 0 (any event since counts)
+//!     tick changed since `seen`?  yes ──▶ retry op
 //!       │ no
 //!     enqueue as reader/writer, park(deadline); on timeout ──▶ Err(TimedOut)
 //!   }
 //! ```
 //!
-//! Readiness is cleared only right before the operation is retried, so an
-//! edge that arrives between the failed attempt and the enqueue is never
-//! lost. Deadlines and cancellation come from `park`, so every socket call
+//! See `ScheduledIo` for why the tick, read before the attempt, makes an
+//! edge between the failed attempt and the enqueue impossible to lose. Deadlines and cancellation come from `park`, so every socket call
 //! honours them through this one function.
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -50,7 +51,10 @@ struct Registered {
 /// the descriptor (declare it first in the owning struct).
 pub(crate) struct Registration {
     fd: RawFd,
-    inner: Mutex<Option<Registered>>,
+    /// Set once, on the first wait of a green thread.
+    io: OnceLock<Registered>,
+    /// Serialises that first registration.
+    init: Mutex<()>,
 }
 
 impl Registration {
@@ -58,7 +62,8 @@ impl Registration {
     pub(crate) fn new(fd: RawFd) -> Registration {
         Registration {
             fd,
-            inner: Mutex::new(None),
+            io: OnceLock::new(),
+            init: Mutex::new(()),
         }
     }
 
@@ -71,16 +76,23 @@ impl Registration {
         deadline: Option<Instant>,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
+        let dir = match interest {
+            Interest::Read => Ready::READ,
+            Interest::Write => Ready::WRITE,
+        };
         loop {
+            let seen = self.io.get().map(|r| r.io.tick(dir));
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(interest, deadline)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(interest, deadline, seen)?,
                 result => return result,
             }
         }
     }
 
-    /// Waits until the source may be ready for `interest` again.
-    pub(crate) fn wait(&self, interest: Interest, deadline: Option<Instant>) -> io::Result<()> {
+    /// Waits until the source may be ready for `interest` again; `seen` is
+    /// the direction's tick read before the failed attempt (`None` if the
+    /// source was not registered then).
+    fn wait(&self, interest: Interest, deadline: Option<Instant>, seen: Option<u32>) -> io::Result<()> {
         let Some(task) = park::current_task() else {
             // A plain OS thread: poll(2), bounded by the earlier of the
             // call's deadline and its scoped one.
@@ -90,16 +102,18 @@ impl Registration {
                 r => r,
             };
         };
-        let io = self.scheduled_io()?;
+        let io = &self.registered()?.io;
         let dir = match interest {
             Interest::Read => Ready::READ,
             Interest::Write => Ready::WRITE,
         };
-        let Some(key) = io.consume_or_wait(dir, Waiter::Green(task)) else {
+        // Registered after the attempt: every event since registration is
+        // news (at worst one retry in vain).
+        let Some(key) = io.wait_unless_changed(dir, seen.unwrap_or(0), Waiter::Green(task)) else {
             return Ok(());
         };
         // Dequeue on every way out, cancellation's unwinding included.
-        let guard = CancelWait { io: &io, dir, key };
+        let guard = CancelWait { io, dir, key };
         // A scoped deadline (`verdant::timeout`) fails the I/O with
         // `TimedOut` like the call's own deadline.
         let wake = park::park_scoped(deadline);
@@ -113,27 +127,32 @@ impl Registration {
         }
     }
 
-    fn scheduled_io(&self) -> io::Result<Arc<ScheduledIo>> {
-        let mut inner = self.inner.lock();
-        if let Some(r) = &*inner {
-            return Ok(r.io.clone());
+    /// The registration, made now with the calling green thread's worker
+    /// if there is none yet.
+    fn registered(&self) -> io::Result<&Registered> {
+        if let Some(r) = self.io.get() {
+            return Ok(r);
+        }
+        let _init = self.init.lock();
+        if let Some(r) = self.io.get() {
+            return Ok(r);
         }
         let local = context::worker().expect("green threads run on workers");
         let io = Arc::new(ScheduledIo::default());
         let token = local.register(&mut mio::unix::SourceFd(&self.fd), io.clone())?;
-        *inner = Some(Registered {
+        let registered = Registered {
             shared: local.shared.clone(),
             worker: local.index,
             token,
-            io: io.clone(),
-        });
-        Ok(io)
+            io,
+        };
+        Ok(self.io.get_or_init(|| registered))
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Some(r) = self.inner.get_mut().take() {
+        if let Some(r) = self.io.take() {
             let w = &r.shared.workers[r.worker];
             // Fails only if the fd is already closed, which deregisters too.
             let _ = w.registry.deregister(&mut mio::unix::SourceFd(&self.fd));
