@@ -39,7 +39,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Handle::current().spawn(f)
+    Handle::with_current(|handle| handle.spawn(f))
 }
 
 /// Configures a green thread before spawning it, like `std::thread::Builder`.
@@ -92,13 +92,24 @@ impl Builder {
     ///
     /// `InvalidInput` if the name contains a NUL byte or the stack size is
     /// outside 4 KiB..=1 GiB; an error if the runtime has shut down.
-    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    pub fn spawn<F, T>(mut self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let handle = self.handle.clone().unwrap_or_else(Handle::current);
-        let (task, packet, run) = self.prepare(&handle, f, None)?;
+        match self.handle.take() {
+            Some(handle) => self.spawn_on(&handle, f),
+            None => Handle::with_current(|handle| self.spawn_on(handle, f)),
+        }
+    }
+
+    /// [`Builder::spawn`] on `handle`'s runtime.
+    pub(crate) fn spawn_on<F, T>(self, handle: &Handle, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (task, packet, run) = self.prepare(handle, f, None)?;
         handle.submit(NewTask {
             task: task.clone(),
             run,

@@ -357,11 +357,15 @@ impl Handle {
     /// assert_eq!(h.spawn(|| 1).join().unwrap(), 1);
     /// ```
     pub fn current() -> Handle {
+        Handle::with_current(Handle::clone)
+    }
+
+    /// Runs `f` with the current runtime's handle (see [`Handle::current`])
+    /// without cloning it: spawning borrows it.
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Handle) -> R) -> R {
         match context::worker() {
-            Some(local) => Handle {
-                shared: local.shared.clone(),
-            },
-            None => global().clone(),
+            Some(local) => f(&local.handle),
+            None => f(global()),
         }
     }
 
@@ -377,8 +381,7 @@ impl Handle {
         T: Send + 'static,
     {
         crate::Builder::new()
-            .runtime(self)
-            .spawn(f)
+            .spawn_on(self, f)
             .unwrap_or_else(|e| panic!("verdant::spawn failed: {e}"))
     }
 

@@ -120,6 +120,8 @@ enum Next {
 pub(crate) struct Local {
     pub(crate) index: usize,
     pub(crate) shared: Arc<Shared>,
+    /// The same runtime as a `Handle`, lent to spawns without cloning.
+    pub(crate) handle: crate::runtime::Handle,
     deque: Deque<NewTask>,
     run_queue: RefCell<VecDeque<Arc<Header>>>,
     lifo: RefCell<Option<Arc<Header>>>,
@@ -139,6 +141,7 @@ impl Local {
         let keep = shared.config.keep_resident_stacks;
         Local {
             index,
+            handle: crate::runtime::Handle { shared: shared.clone() },
             shared,
             deque,
             run_queue: RefCell::new(VecDeque::new()),
