@@ -86,3 +86,35 @@ fn futures_wait_any_all_iwait() {
         assert!(it.next().is_none());
     });
 }
+
+/// Regression: `set()` then `clear()` at once sent the waiters it had woken
+/// back to sleep, so the pulse was lost. Like eventlet's and Python's
+/// `Event`, everyone waiting when `set()` happened returns.
+#[test]
+fn a_set_then_immediate_clear_still_releases_the_waiters() {
+    let _w = support::watchdog(Duration::from_secs(30));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(|| {
+        let ev = Event::new();
+        let (parked_tx, parked_rx) = verdant::sync::bounded::<()>(4);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let (ev, parked_tx) = (ev.clone(), parked_tx.clone());
+                verdant::spawn(move || {
+                    parked_tx.send(()).unwrap();
+                    ev.wait();
+                })
+            })
+            .collect();
+        for _ in 0..3 {
+            parked_rx.recv().unwrap();
+        }
+        verdant::yield_now(); // one worker: the waiters are parked in wait() now
+        ev.set();
+        ev.clear(); // before any woken waiter has run
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert!(!ev.is_set());
+    });
+}

@@ -13,6 +13,9 @@ use crate::sync::wait_list::WaitList;
 
 struct Slot<T> {
     value: Option<T>,
+    /// How many times it was set: a waiter returns once it changes, even if
+    /// `Event::clear` came right after (eventlet's and Python's pulse).
+    sets: u64,
     waiters: WaitList,
 }
 
@@ -40,6 +43,7 @@ impl<T> AsyncResult<T> {
         AsyncResult {
             inner: Arc::new(Mutex::new(Slot {
                 value: None,
+                sets: 0,
                 waiters: WaitList::new(),
             })),
         }
@@ -53,6 +57,7 @@ impl<T> AsyncResult<T> {
             return Err(value);
         }
         s.value = Some(value);
+        s.sets += 1;
         let woken: Vec<_> = s.waiters.take_all().collect();
         drop(s);
         wait::unpark_all(woken);
@@ -77,7 +82,16 @@ impl<T> AsyncResult<T> {
 
     fn wait_until(&self, until: Until) -> bool {
         let s = self.inner.lock();
-        wait::wait_while(&self.inner, s, waiters, until, |s| s.value.is_none(), None).1
+        let seen = s.sets;
+        wait::wait_while(
+            &self.inner,
+            s,
+            waiters,
+            until,
+            |s| s.value.is_none() && s.sets == seen,
+            None,
+        )
+        .1
     }
 }
 
