@@ -458,7 +458,7 @@ impl GreenThread {
         self.task.name.as_deref()
     }
 
-    /// Wakes it from [`park`] (or makes its next `park` return at once),
+    /// Wakes it from [`park()`] (or makes its next `park` return at once),
     /// like `std::thread::Thread::unpark`.
     ///
     /// ```

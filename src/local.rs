@@ -65,7 +65,7 @@ pub(crate) fn drop_green_locals() {
 }
 
 /// A value of which each green thread has its own copy, created on first
-/// access; declare it with [`local!`](crate::local).
+/// access; declare it with [`local!`](macro@crate::local).
 ///
 /// ```
 /// use std::cell::Cell;

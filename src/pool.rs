@@ -7,7 +7,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::panic::resume_unwind;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -299,7 +298,7 @@ fn join_or_resume<T>(h: JoinHandle<T>) -> T {
     match h.join() {
         Ok(v) => v,
         Err(e) => match e.try_into_panic() {
-            Ok(payload) => resume_unwind(payload),
+            Ok(payload) => crate::runtime::park::resume_unwind(payload),
             Err(e) => panic!("verdant: pooled green thread did not finish: {e}"),
         },
     }

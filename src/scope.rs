@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -80,7 +80,7 @@ where
         crate::runtime::park::check_interrupts();
     }
     match result {
-        Err(payload) => resume_unwind(payload),
+        Err(payload) => crate::runtime::park::resume_unwind(payload),
         Ok(_) if scope.data.a_thread_panicked.load(Ordering::Relaxed) => {
             panic!("a scoped green thread panicked")
         }
@@ -111,19 +111,23 @@ impl<'scope> Scope<'scope, '_> {
         // `set_complete`), so nothing borrowed for `'scope` is used after
         // `'scope` ends (that wait ignores cancellation and scoped
         // deadlines, so it cannot be cut short by unwinding). Its result,
-        // which may borrow too, lives in a
-        // packet whose outcome is dropped by the body or by the handle,
-        // both within `'scope` (see `green::Packet`).
+        // which may borrow too, lives in a packet whose outcome is dropped
+        // by the body or by the handle, both within `'scope` (see
+        // `green::Packet`).
         let run: Box<dyn FnOnce() + Send + 'static> = unsafe {
             std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Box<dyn FnOnce() + Send + 'static>>(run)
         };
-        self.data.tasks.lock().push(task.clone());
         self.handle
             .submit(NewTask {
                 task: task.clone(),
                 run,
             })
             .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
+        // Only once queued: a thread that was never submitted (the runtime
+        // has shut down) must not be waited for, or `scope` never returns.
+        // A thread spawned by a scoped thread is pushed by that thread,
+        // which is itself waited for, so none is missed.
+        self.data.tasks.lock().push(task.clone());
         ScopedJoinHandle {
             inner: JoinInner { task, packet },
             scope: PhantomData,

@@ -26,7 +26,7 @@
 //! unwinding reach the outer one. The deadline belongs to the calling green
 //! (or OS) thread: threads spawned inside do not inherit it.
 
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::error::{Elapsed, ScopeExpired};
@@ -134,7 +134,7 @@ where
             Err(Elapsed::new())
         }
         // A user panic, a cancellation, or an outer deadline's expiry.
-        Err(payload) => resume_unwind(payload),
+        Err(payload) => park::resume_unwind(payload),
     }
 }
 

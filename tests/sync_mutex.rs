@@ -224,3 +224,43 @@ fn notify_one_is_not_lost_on_a_waiter_whose_deadline_passed() {
         "a notified waiter reported a timeout (the notification was lost)"
     );
 }
+
+/// Regression: a waiter chosen by `notify_one` that was cancelled while
+/// re-locking the mutex took the notification with it; the other waiter
+/// slept on although the condition held.
+#[test]
+fn a_notified_waiter_cancelled_while_relocking_passes_the_notification_on() {
+    let _w = support::watchdog(Duration::from_secs(30));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(|| {
+        let pair = Arc::new((Mutex::new(0u32), Condvar::new()));
+        let (ready_tx, ready_rx) = verdant::sync::bounded::<()>(2);
+        let waiter = |p: Arc<(Mutex<u32>, Condvar)>, ready: verdant::sync::Sender<()>| {
+            verdant::spawn(move || {
+                let (m, c) = &*p;
+                let mut g = m.lock();
+                ready.send(()).unwrap();
+                while *g == 0 {
+                    g = c.wait(g);
+                }
+                *g -= 1;
+            })
+        };
+        let w1 = waiter(pair.clone(), ready_tx.clone());
+        ready_rx.recv().unwrap();
+        let _ = pair.0.lock(); // acquired only once w1 waits (it released it)
+        let w2 = waiter(pair.clone(), ready_tx);
+        ready_rx.recv().unwrap();
+        {
+            let (m, c) = &*pair;
+            let mut g = m.lock(); // both wait now, w1 first
+            *g = 1;
+            c.notify_one(); // w1
+            verdant::yield_now(); // w1 runs and parks re-locking the mutex we hold
+            w1.cancel();
+        }
+        assert!(w1.join().unwrap_err().is_cancelled());
+        w2.join().unwrap(); // must have been handed the notification
+        assert_eq!(*pair.0.lock(), 0);
+    });
+}

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -292,7 +292,7 @@ where
         Ok(Ok(())) => {}
         Ok(Err(e)) => eprintln!("verdant: serve: connection from {peer}: {e}"),
         // Cancellation must keep unwinding to the green thread's top frame.
-        Err(payload) if payload.is::<Cancelled>() => resume_unwind(payload),
+        Err(payload) if payload.is::<Cancelled>() => crate::runtime::park::resume_unwind(payload),
         // The panic hook has printed the message.
         Err(_) => eprintln!("verdant: serve: handler for {peer} panicked"),
     }

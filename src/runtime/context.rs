@@ -41,6 +41,16 @@ pub(crate) fn worker() -> Option<Rc<Local>> {
     WORKER.with(|w| w.borrow().clone())
 }
 
+/// Like [`worker`], but never panics (for the panic hook): `None` while
+/// the thread-local is being destroyed or borrowed.
+#[inline(never)]
+pub(crate) fn try_worker() -> Option<Rc<Local>> {
+    WORKER
+        .try_with(|w| w.try_borrow().ok().and_then(|w| w.clone()))
+        .ok()
+        .flatten()
+}
+
 /// Installs (or clears) the worker state of this OS thread.
 #[inline(never)]
 pub(crate) fn set_worker(local: Option<Rc<Local>>) {

@@ -394,7 +394,7 @@ impl Handle {
         match self.spawn(f).join() {
             Ok(v) => v,
             Err(e) => match e.try_into_panic() {
-                Ok(payload) => std::panic::resume_unwind(payload),
+                Ok(payload) => park::resume_unwind(payload),
                 Err(e) => panic!("verdant: block_on: {e}"),
             },
         }

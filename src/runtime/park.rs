@@ -105,23 +105,36 @@ pub(crate) fn current_task() -> Option<Arc<Header>> {
 /// or if the caller's scoped deadline ([`crate::timeout`]) expires: returns
 /// only [`Wake::Unparked`] or [`Wake::TimedOut`].
 pub(crate) fn park(deadline: Option<Instant>) -> Wake {
-    match park_scoped(deadline) {
+    match park_inner(deadline, true, Scope::Unwind) {
         Wake::ScopeExpired => scope_expired_unwind(),
         wake => wake,
     }
 }
 
+/// What a park does with the caller's scoped deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Not at all.
+    Ignore,
+    /// Stops at it and unwinds (the caller cannot report it): not while the
+    /// thread unwinds already.
+    Unwind,
+    /// Stops at it and returns [`Wake::ScopeExpired`] (the caller reports
+    /// an error), which is safe even while unwinding.
+    Return,
+}
+
 /// Like [`park`], but returns [`Wake::ScopeExpired`] when the scoped
 /// deadline expires (first), for calls that report timeouts as errors.
 pub(crate) fn park_scoped(deadline: Option<Instant>) -> Wake {
-    park_inner(deadline, true, true)
+    park_inner(deadline, true, Scope::Return)
 }
 
 /// Like [`park`], but a cancellation does not interrupt it: the caller
 /// checks for it once its wait is over (joining a `spawn_blocking` job:
 /// the green thread is cancelled when the blocking call returns).
 pub(crate) fn park_deferring_cancel(deadline: Option<Instant>) -> Wake {
-    match park_inner(deadline, false, true) {
+    match park_inner(deadline, false, Scope::Unwind) {
         Wake::ScopeExpired => scope_expired_unwind(),
         wake => wake,
     }
@@ -132,7 +145,7 @@ pub(crate) fn park_deferring_cancel(deadline: Option<Instant>) -> Wake {
 /// (`scope` waiting for the threads that borrow its caller's stack). The
 /// caller re-raises either with [`check_interrupts`] once the wait is over.
 pub(crate) fn park_uninterruptible(deadline: Option<Instant>) -> Wake {
-    park_inner(deadline, false, false)
+    park_inner(deadline, false, Scope::Ignore)
 }
 
 /// Unwinds if the calling green thread was cancelled or its scoped
@@ -146,16 +159,16 @@ pub(crate) fn check_interrupts() {
     }
 }
 
-fn park_inner(deadline: Option<Instant>, cancellable: bool, scoped: bool) -> Wake {
+fn park_inner(deadline: Option<Instant>, cancellable: bool, scope: Scope) -> Wake {
     if let Some(local) = context::worker() {
         if let Some(task) = local.current_task() {
-            return park_green(&local, &task, deadline, cancellable, scoped);
+            return park_green(&local, &task, deadline, cancellable, scope);
         }
     }
-    let scope = if !scoped || std::thread::panicking() {
-        None
-    } else {
-        context::scope_deadline()
+    let scope = match scope {
+        Scope::Ignore => None,
+        Scope::Unwind if std::thread::panicking() => None,
+        _ => context::scope_deadline(),
     };
     park_thread(deadline, scope)
 }
@@ -199,11 +212,21 @@ pub(crate) fn clear_unwinding() {
     }
 }
 
-/// Marks the calling green thread as unwinding (see [`unwinding`]).
+/// Marks the calling green thread as unwinding (see [`unwinding`]). Never
+/// panics: it also runs inside the panic hook.
 pub(crate) fn mark_unwinding() {
-    if let Some(task) = current_task() {
+    if let Some(task) = context::try_worker().and_then(|w| w.try_current_task()) {
         task.unwinding.store(true, Ordering::Relaxed);
     }
+}
+
+/// Re-raises a caught unwinding (a panic, a cancellation, an expired
+/// deadline) after marking the thread as unwinding: `std::panic::
+/// resume_unwind` skips the panic hook, so without this a destructor that
+/// parks on the way out could be interrupted and abort the process.
+pub(crate) fn resume_unwind(payload: Box<dyn std::any::Any + Send>) -> ! {
+    mark_unwinding();
+    std::panic::resume_unwind(payload)
 }
 
 /// Which deadline, if any, has passed at `now` (the explicit one wins).
@@ -229,19 +252,29 @@ fn park_green(
     task: &Arc<Header>,
     deadline: Option<Instant>,
     cancellable: bool,
-    scoped: bool,
+    mode: Scope,
 ) -> Wake {
-    let unwinding = unwinding(task);
+    let finishing = task.finishing.load(Ordering::Relaxed);
+    let unwinding = finishing || unwinding(task);
     if cancellable && !unwinding {
         check_cancelled(task);
+    }
+    let scoped = decode(task.scope_deadline.load(Ordering::Relaxed));
+    // An interrupt that applies but is held back only because this thread
+    // looks as if it were unwinding is deferred, never dropped: the flag
+    // can be stale while another thread of the worker is mid-unwind (see
+    // `unwinding`), and the worker re-wakes deferred threads once none is.
+    let held_back = (cancellable && task.is_cancelled()) || (mode == Scope::Unwind && scoped.is_some());
+    if unwinding && !finishing && held_back {
+        local.defer_interrupt(task);
     }
     if task.take_token() {
         return Wake::Unparked;
     }
-    let scope = if unwinding || !scoped {
-        None
-    } else {
-        decode(task.scope_deadline.load(Ordering::Relaxed))
+    let scope = match mode {
+        Scope::Ignore => None,
+        Scope::Unwind if unwinding => None,
+        _ => scoped,
     };
     let wait_until = earliest(deadline, scope);
     if let Some(d) = wait_until {

@@ -50,7 +50,7 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     (SyncSender(tx), Receiver(rx))
 }
 
-/// The sending half of [`channel`].
+/// The sending half of [`channel()`].
 ///
 /// ```
 /// let (tx, rx) = verdant::sync::mpsc::channel();
@@ -68,7 +68,7 @@ pub struct Sender<T>(channel::Sender<T>);
 /// ```
 pub struct SyncSender<T>(channel::Sender<T>);
 
-/// The receiving half of [`channel`] and [`sync_channel`].
+/// The receiving half of [`channel()`] and [`sync_channel`].
 ///
 /// ```
 /// let (tx, rx) = verdant::sync::mpsc::channel::<()>();

@@ -533,10 +533,18 @@ impl Condvar {
         };
         let (list, notified) = reg.finish_notified();
         drop(list);
-        // A waiter that a `notify_one` chose has been notified even if its
-        // deadline passed meanwhile: reporting a timeout would lose that
-        // notification (nobody else was woken for it).
-        (mutex.lock(), WaitTimeoutResult(wake != Wake::Unparked && !notified))
+        // A notified waiter that unwinds while re-locking (cancelled, or its
+        // `timeout` expired) must hand its notification on, as POSIX asks
+        // of a cancelled `pthread_cond_wait`: nobody else was woken for it.
+        let pass_on = PassOn {
+            condvar: self,
+            armed: notified,
+        };
+        let guard = mutex.lock();
+        std::mem::forget(pass_on);
+        // Chosen by a `notify_one`, it has been notified even if its deadline
+        // passed meanwhile: reporting a timeout would lose the notification.
+        (guard, WaitTimeoutResult(wake != Wake::Unparked && !notified))
     }
 
     /// Wakes one waiter.
@@ -549,5 +557,20 @@ impl Condvar {
     pub fn notify_all(&self) {
         let woken: Vec<_> = self.waiters.lock().take_all().collect();
         wait::unpark_all(woken);
+    }
+}
+
+/// Hands a consumed notification on if the waiter unwinds before it could
+/// act on it (see `Condvar::wait_inner`); forgotten on the normal path.
+struct PassOn<'a> {
+    condvar: &'a Condvar,
+    armed: bool,
+}
+
+impl Drop for PassOn<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.condvar.notify_one();
+        }
     }
 }

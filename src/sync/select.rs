@@ -245,7 +245,7 @@ impl<R> fmt::Debug for Select<'_, R> {
 }
 
 /// Waits for the first of several channel operations (sugar for
-/// [`Select`](crate::sync::Select)).
+/// [`Select`]).
 ///
 /// Arms: `recv(rx) -> pattern => expr`, `send(tx, msg) -> pattern => expr`,
 /// and last, optionally, `default(duration) => expr` (a timeout) or

@@ -205,7 +205,9 @@ impl Shared {
         if task.name.is_some() {
             self.named.lock().remove(&task.id);
         }
-        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 && self.is_shutdown() {
+        // SeqCst both: against `begin_shutdown`'s store and a worker's read
+        // of `live`, one side sees the other (no worker sleeps through it).
+        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 && self.shutdown.load(Ordering::SeqCst) {
             // The last one: every worker may leave now.
             self.notify_all();
         }

@@ -127,6 +127,7 @@ pub(crate) struct Local {
     lifo: RefCell<Option<Arc<Header>>>,
     lifo_streak: Cell<u32>,
     current: RefCell<Option<(Arc<Header>, u32)>>,
+    deferred: RefCell<Vec<Arc<Header>>>,
     slab: RefCell<Slab>,
     stacks: RefCell<StackPool>,
     timers: RefCell<Timers>,
@@ -148,6 +149,7 @@ impl Local {
             lifo: RefCell::new(None),
             lifo_streak: Cell::new(0),
             current: RefCell::new(None),
+            deferred: RefCell::new(Vec::new()),
             slab: RefCell::new(Slab::default()),
             stacks: RefCell::new(StackPool::new(keep)),
             timers: RefCell::new(Timers::default()),
@@ -161,6 +163,32 @@ impl Local {
     /// The green thread running on this worker now, if any.
     pub(crate) fn current_task(&self) -> Option<Arc<Header>> {
         self.current.borrow().as_ref().map(|(t, _)| t.clone())
+    }
+
+    /// [`Local::current_task`] that never panics (for the panic hook).
+    pub(crate) fn try_current_task(&self) -> Option<Arc<Header>> {
+        self.current.try_borrow().ok()?.as_ref().map(|(t, _)| t.clone())
+    }
+
+    /// Remembers a thread whose cancellation or scoped deadline `park` held
+    /// back because it looked as if it were unwinding (see
+    /// `park::park_green`); it is woken again to re-check once no thread of
+    /// this worker is halfway through an unwinding.
+    pub(crate) fn defer_interrupt(&self, task: &Arc<Header>) {
+        self.deferred.borrow_mut().push(task.clone());
+    }
+
+    /// Wakes the deferred threads if no thread of this worker is mid-unwind
+    /// (between resumes, `std::thread::panicking()` on a worker counts
+    /// exactly the suspended ones).
+    fn release_deferred(&self) {
+        if self.deferred.borrow().is_empty() || std::thread::panicking() {
+            return;
+        }
+        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
+        for task in deferred {
+            crate::runtime::park::unpark_task(&task);
+        }
     }
 
     /// Runs `f` on the green-thread-local map of the running green thread.
@@ -476,6 +504,7 @@ impl Local {
         let (task, _) = self.current.borrow_mut().take().expect("current task");
         overflow::leave();
         me.running.store(0, Ordering::Relaxed);
+        self.release_deferred();
         match resumed {
             Resumed::Suspended(why) => {
                 drop(cell);
