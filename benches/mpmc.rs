@@ -2,18 +2,14 @@
 //! channel: verdant green threads vs tokio tasks vs crossbeam-channel on std
 //! threads. Medians of several runs (Mmsg/s), and ratios.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 const MESSAGES: usize = 1_000_000;
 const P: usize = 4;
 const C: usize = 4;
 const CAP: usize = 128;
-const RUNS: usize = 7;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn verdant_run(rt: &verdant::Runtime) -> Duration {
     rt.block_on(|| {
@@ -103,36 +99,25 @@ fn crossbeam_run() -> Duration {
     t.elapsed()
 }
 
-fn mmsg(d: Duration) -> f64 {
-    MESSAGES as f64 / d.as_secs_f64() / 1e6
-}
-
 fn main() {
-    let workers = 4;
+    support::watchdog();
+    let workers = support::env_usize("BENCH_WORKERS", 4);
     let vrt = verdant::Runtime::builder().workers(workers).build().unwrap();
     let trt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .build()
         .unwrap();
-    let (mut v, mut t, mut c) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        v.push(verdant_run(&vrt));
-        t.push(tokio_run(&trt));
-        c.push(crossbeam_run());
-    }
-    let (vm, tm, cm) = (median(v), median(t), median(c));
-    println!("mpmc: {P} producers x {C} consumers, {MESSAGES} messages, cap {CAP}, median of {RUNS} runs");
-    println!("  verdant   {:>8.1?}  {:>6.2} Mmsg/s", vm, mmsg(vm));
-    println!(
-        "  tokio     {:>8.1?}  {:>6.2} Mmsg/s   verdant throughput / tokio     = {:.2}x",
-        tm,
-        mmsg(tm),
-        mmsg(vm) / mmsg(tm)
-    );
-    println!(
-        "  crossbeam {:>8.1?}  {:>6.2} Mmsg/s   verdant throughput / crossbeam = {:.2}x",
-        cm,
-        mmsg(cm),
-        mmsg(vm) / mmsg(cm)
+    let stats = support::measure(&mut [&mut || verdant_run(&vrt), &mut || tokio_run(&trt), &mut crossbeam_run]);
+    let [v, t, c] = [0, 1, 2].map(|i| stats[i].per(MESSAGES));
+    let title = format!("mpmc: {P} producers x {C} consumers, {MESSAGES} messages, capacity {CAP}, {workers} workers");
+    support::print_header(&title, "mpmc", &[("BENCH_WORKERS", workers.to_string())]);
+    let unit = "ns/message";
+    support::print_row("vs tokio", unit, v, t, support::Ratio::VerdantOverPeer("tokio"));
+    support::print_row(
+        "vs crossbeam (OS threads)",
+        unit,
+        v,
+        c,
+        support::Ratio::VerdantOverPeer("crossbeam"),
     );
 }

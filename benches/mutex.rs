@@ -2,17 +2,13 @@
 //! `verdant::sync::Mutex`, vs 1 000 tokio tasks under `tokio::sync::Mutex`.
 //! Medians of several runs, and the ratio.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const THREADS: usize = 1_000;
 const INCREMENTS: usize = 100;
-const RUNS: usize = 7;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn verdant_run(rt: &verdant::Runtime) -> Duration {
     rt.block_on(|| {
@@ -57,24 +53,17 @@ fn tokio_run(rt: &tokio::runtime::Runtime) -> Duration {
 }
 
 fn main() {
-    let workers = 4;
+    support::watchdog();
+    let workers = support::env_usize("BENCH_WORKERS", 4);
     let vrt = verdant::Runtime::builder().workers(workers).build().unwrap();
     let trt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .build()
         .unwrap();
-    let (mut v, mut t) = (Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        v.push(verdant_run(&vrt));
-        t.push(tokio_run(&trt));
-    }
-    let (v, t) = (median(v), median(t));
-    let per = (THREADS * INCREMENTS) as f64;
-    println!("mutex: {THREADS} threads x {INCREMENTS} increments, median of {RUNS} runs, {workers} workers");
-    println!("  verdant {v:>10.2?}  {:>6.0} ns/increment", v.as_nanos() as f64 / per);
-    println!(
-        "  tokio   {t:>10.2?}  {:>6.0} ns/increment   verdant/tokio = {:.2}x",
-        t.as_nanos() as f64 / per,
-        v.as_secs_f64() / t.as_secs_f64()
-    );
+    let stats = support::measure(&mut [&mut || verdant_run(&vrt), &mut || tokio_run(&trt)]);
+    let [v, t] = [0, 1].map(|i| stats[i].per(THREADS * INCREMENTS));
+    let title = format!("mutex: {THREADS} green threads x {INCREMENTS} increments, {workers} workers");
+    support::print_header(&title, "mutex", &[("BENCH_WORKERS", workers.to_string())]);
+    let ratio = support::Ratio::VerdantOverPeer("tokio");
+    support::print_row("verdant Mutex vs tokio Mutex", "ns/increment", v, t, ratio);
 }

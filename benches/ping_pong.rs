@@ -2,15 +2,11 @@
 //! vs tokio mpsc (two tasks) vs crossbeam-channel (two std threads).
 //! Prints medians of several runs in ns per round trip, and ratios.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 const ROUND_TRIPS: usize = 200_000;
-const RUNS: usize = 7;
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn verdant_run(rt: &verdant::Runtime) -> Duration {
     rt.block_on(|| {
@@ -72,26 +68,31 @@ fn crossbeam_run() -> Duration {
     t.elapsed()
 }
 
-fn ns_per(d: Duration) -> f64 {
-    d.as_nanos() as f64 / ROUND_TRIPS as f64
-}
-
 fn main() {
-    let workers = 4;
+    support::watchdog();
+    let workers = support::env_usize("BENCH_WORKERS", 4);
     let vrt = verdant::Runtime::builder().workers(workers).build().unwrap();
     let trt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .build()
         .unwrap();
-    let (mut v, mut t, mut c) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        v.push(verdant_run(&vrt));
-        t.push(tokio_run(&trt));
-        c.push(crossbeam_run());
-    }
-    let (v, t, c) = (ns_per(median(v)), ns_per(median(t)), ns_per(median(c)));
-    println!("ping_pong: {ROUND_TRIPS} round trips, median of {RUNS} runs, {workers} workers");
-    println!("  verdant   {v:>8.0} ns/round trip");
-    println!("  tokio     {t:>8.0} ns/round trip   verdant/tokio     = {:.2}x", v / t);
-    println!("  crossbeam {c:>8.0} ns/round trip   verdant/crossbeam = {:.2}x", v / c);
+    let stats = support::measure(&mut [&mut || verdant_run(&vrt), &mut || tokio_run(&trt), &mut crossbeam_run]);
+    let [v, t, c] = [0, 1, 2].map(|i| stats[i].per(ROUND_TRIPS));
+    let title = format!("ping_pong: {ROUND_TRIPS} round trips over two bounded(1) channels, {workers} workers");
+    support::print_header(&title, "ping_pong", &[("BENCH_WORKERS", workers.to_string())]);
+    let unit = "ns/round trip";
+    support::print_row(
+        "vs tokio mpsc, two tasks",
+        unit,
+        v,
+        t,
+        support::Ratio::VerdantOverPeer("tokio"),
+    );
+    support::print_row(
+        "vs crossbeam, two OS threads",
+        unit,
+        v,
+        c,
+        support::Ratio::VerdantOverPeer("crossbeam"),
+    );
 }
