@@ -102,11 +102,7 @@ fn crossbeam_run() -> Duration {
 fn main() {
     support::watchdog();
     let workers = support::env_usize("BENCH_WORKERS", 4);
-    let vrt = verdant::Runtime::builder().workers(workers).build().unwrap();
-    let trt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap();
+    let (vrt, trt) = support::runtimes(workers);
     let stats = support::measure(&mut [&mut || verdant_run(&vrt), &mut || tokio_run(&trt), &mut crossbeam_run]);
     let [v, t, c] = [0, 1, 2].map(|i| stats[i].per(MESSAGES));
     let title = format!("mpmc: {P} producers x {C} consumers, {MESSAGES} messages, capacity {CAP}, {workers} workers");

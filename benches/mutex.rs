@@ -55,11 +55,7 @@ fn tokio_run(rt: &tokio::runtime::Runtime) -> Duration {
 fn main() {
     support::watchdog();
     let workers = support::env_usize("BENCH_WORKERS", 4);
-    let vrt = verdant::Runtime::builder().workers(workers).build().unwrap();
-    let trt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap();
+    let (vrt, trt) = support::runtimes(workers);
     let stats = support::measure(&mut [&mut || verdant_run(&vrt), &mut || tokio_run(&trt)]);
     let [v, t] = [0, 1].map(|i| stats[i].per(THREADS * INCREMENTS));
     let title = format!("mutex: {THREADS} green threads x {INCREMENTS} increments, {workers} workers");

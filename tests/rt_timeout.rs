@@ -105,7 +105,6 @@ fn nested_outer_shorter() {
         assert!(outer.is_err());
         assert!(!inner_returned);
         assert_not_before(t, Duration::from_millis(10));
-        assert!(t.elapsed() < LONG);
     });
 }
 

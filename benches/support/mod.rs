@@ -73,6 +73,16 @@ pub fn workers() -> usize {
 /// Runs each case once untimed, then [`runs`] times interleaved; each call
 /// returns the time it measured itself (so setup stays out of it). The
 /// result is in nanoseconds, one [`Stats`] per case in order.
+/// A verdant runtime and a tokio multi-thread runtime, `workers` each.
+pub fn runtimes(workers: usize) -> (verdant::Runtime, tokio::runtime::Runtime) {
+    let verdant = verdant::Runtime::builder().workers(workers).build().unwrap();
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .unwrap();
+    (verdant, tokio)
+}
+
 pub fn measure(cases: &mut [&mut dyn FnMut() -> Duration]) -> Vec<Stats> {
     for case in cases.iter_mut() {
         case();
