@@ -497,6 +497,8 @@ pub fn current() -> Option<GreenThread> {
 /// ```
 /// verdant::spawn(|| for _ in 0..3 { verdant::yield_now() }).join().unwrap();
 /// ```
+// Inlined for the same reason as `coroutine::try_suspend`.
+#[inline]
 pub fn yield_now() {
     match coroutine::try_suspend(Suspend::Yield) {
         Some(true) => park::cancelled_unwind(),

@@ -105,7 +105,13 @@ pub(crate) fn suspend(why: Suspend) -> bool {
 }
 
 /// [`suspend`] if the caller is a green thread, else `None` at once.
-#[inline(never)]
+///
+/// Inlined on purpose: after a stack switch the CPU's return-address
+/// predictor holds the *other* stack's call chain, so every function
+/// return crossing the switch mispredicts. One frame less between the
+/// caller and the switch took `yield_now` from ~57 to ~22 ns here. (The
+/// thread-local accessors it calls stay out of line, see `context`.)
+#[inline]
 pub(crate) fn try_suspend(why: Suspend) -> Option<bool> {
     let addr = context::take_yielder();
     if addr == 0 {

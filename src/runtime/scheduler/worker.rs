@@ -126,14 +126,19 @@ pub(crate) struct Local {
     run_queue: RefCell<VecDeque<Arc<Header>>>,
     lifo: RefCell<Option<Arc<Header>>>,
     lifo_streak: Cell<u32>,
-    current: RefCell<Option<(Arc<Header>, u32)>>,
+    /// The green thread running now and its slot (`Cell`s: read on every
+    /// switch, never borrowed).
+    current: Cell<Option<Arc<Header>>>,
+    current_slot: Cell<Option<u32>>,
     deferred: RefCell<Vec<Arc<Header>>>,
     slab: RefCell<Slab>,
     stacks: RefCell<StackPool>,
     timers: RefCell<Timers>,
     poll: RefCell<mio::Poll>,
     events: RefCell<mio::Events>,
-    tick: Cell<u32>,
+    /// Turns left until the next maintenance / fairness turn.
+    maintenance_in: Cell<u32>,
+    fairness_in: Cell<u32>,
     cancelled_all: Cell<bool>,
 }
 
@@ -148,26 +153,31 @@ impl Local {
             run_queue: RefCell::new(VecDeque::new()),
             lifo: RefCell::new(None),
             lifo_streak: Cell::new(0),
-            current: RefCell::new(None),
+            current: Cell::new(None),
+            current_slot: Cell::new(None),
             deferred: RefCell::new(Vec::new()),
             slab: RefCell::new(Slab::default()),
             stacks: RefCell::new(StackPool::new(keep)),
             timers: RefCell::new(Timers::default()),
             poll: RefCell::new(poll),
             events: RefCell::new(mio::Events::with_capacity(EVENTS)),
-            tick: Cell::new(0),
+            maintenance_in: Cell::new(MAINTENANCE_TICKS),
+            fairness_in: Cell::new(FAIRNESS_TICKS),
             cancelled_all: Cell::new(false),
         }
     }
 
     /// The green thread running on this worker now, if any.
     pub(crate) fn current_task(&self) -> Option<Arc<Header>> {
-        self.current.borrow().as_ref().map(|(t, _)| t.clone())
+        let task = self.current.take();
+        let copy = task.clone();
+        self.current.set(task);
+        copy
     }
 
     /// [`Local::current_task`] that never panics (for the panic hook).
     pub(crate) fn try_current_task(&self) -> Option<Arc<Header>> {
-        self.current.try_borrow().ok()?.as_ref().map(|(t, _)| t.clone())
+        self.current_task()
     }
 
     /// Remembers a thread whose cancellation or scoped deadline `park` held
@@ -193,7 +203,7 @@ impl Local {
 
     /// Runs `f` on the green-thread-local map of the running green thread.
     pub(crate) fn with_locals<R>(&self, f: impl FnOnce(&mut LocalMap) -> R) -> Option<R> {
-        let slot = self.current.borrow().as_ref().map(|(_, s)| *s)?;
+        let slot = self.current_slot.get()?;
         let entry = self.slab.borrow().get(slot);
         let mut locals = entry.locals.borrow_mut();
         Some(f(&mut locals))
@@ -205,7 +215,7 @@ impl Local {
 
     /// Queues a green thread of this worker that was just woken here.
     pub(crate) fn push_woken(&self, task: Arc<Header>) {
-        if self.current.borrow().is_some() {
+        if self.current_slot.get().is_some() {
             // Woken by a running green thread: run it next (LIFO slot).
             if let Some(prev) = self.lifo.borrow_mut().replace(task) {
                 self.run_queue.borrow_mut().push_back(prev);
@@ -258,12 +268,10 @@ impl Local {
     }
 
     fn next(&self) -> Option<Next> {
-        let tick = self.tick.get().wrapping_add(1);
-        self.tick.set(tick);
-        if tick % MAINTENANCE_TICKS == 0 {
+        if countdown(&self.maintenance_in, MAINTENANCE_TICKS) {
             self.maintenance(false);
         }
-        if tick % FAIRNESS_TICKS == 0 {
+        if countdown(&self.fairness_in, FAIRNESS_TICKS) {
             if let Some(new) = self.find_new() {
                 return Some(Next::Start(new));
             }
@@ -499,9 +507,11 @@ impl Local {
             .expect("verdant: resumed a green thread that is not suspended");
         let (lo, hi) = green.guard;
         overflow::enter(lo, hi, task.id, task.name.as_deref(), green.stack_size);
-        *self.current.borrow_mut() = Some((task, slot));
+        self.current.set(Some(task));
+        self.current_slot.set(Some(slot));
         let resumed = green.resume(cancelled);
-        let (task, _) = self.current.borrow_mut().take().expect("current task");
+        self.current_slot.set(None);
+        let task = self.current.take().expect("current task");
         overflow::leave();
         me.running.store(0, Ordering::Relaxed);
         self.release_deferred();
@@ -527,6 +537,20 @@ impl Local {
     fn finish(&self, task: &Header) {
         self.shared.task_done(task);
         task.set_complete();
+    }
+}
+
+/// Counts `left` down; on reaching zero resets it to `every` and returns
+/// `true` (once per `every` calls, without a division).
+#[inline]
+fn countdown(left: &Cell<u32>, every: u32) -> bool {
+    let n = left.get() - 1;
+    if n == 0 {
+        left.set(every);
+        true
+    } else {
+        left.set(n);
+        false
     }
 }
 
