@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::green::{body, JoinHandle, JoinInner, Packet};
-use crate::runtime::task::{self, Header};
+use crate::green::{JoinHandle, JoinInner, Packet};
+use crate::runtime::task::{self, Header, TaskRef};
 use crate::runtime::{Config, Handle};
 
-type Job = (Arc<Header>, Box<dyn FnOnce() + Send>);
+/// A job is a green-thread task with no scheduler: its body runs here.
+type Job = TaskRef;
 
 /// Runs `f` on a pool OS thread and returns a handle to join it.
 ///
@@ -37,11 +38,10 @@ where
     T: Send + 'static,
 {
     let handle = Handle::current();
-    let task = Arc::new(Header::new(task::next_id(), Some("blocking".into()), 0, None));
-    let packet = Arc::new(Packet::default());
-    let run = body(task.clone(), packet.clone(), f);
-    handle.blocking().submit((task.clone(), run));
-    JoinHandle(JoinInner { task, packet })
+    let header = Header::new(task::next_id(), Some("blocking".into()), 0, None);
+    let task = Packet::task(header, f, None);
+    handle.blocking().submit(task.clone());
+    JoinHandle(JoinInner { task })
 }
 
 #[derive(Default)]
@@ -126,8 +126,8 @@ impl BlockingPool {
     }
 }
 
-fn finish_unrun((task, run): Job) {
-    crate::runtime::scheduler::worker::drop_unrun(run);
+fn finish_unrun(task: Job) {
+    task.body.drop_unrun();
     task.set_complete();
 }
 
@@ -135,9 +135,9 @@ impl Inner {
     fn run(&self) {
         let mut st = self.state.lock();
         loop {
-            if let Some((task, run)) = st.queue.pop_front() {
+            if let Some(task) = st.queue.pop_front() {
                 drop(st);
-                run();
+                task.body.run(&task);
                 task.set_complete();
                 st = self.state.lock();
                 continue;

@@ -16,7 +16,7 @@ use crate::error::JoinError;
 use crate::runtime::coroutine::{self, Suspend};
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::NewTask;
-use crate::runtime::task::{self, Header};
+use crate::runtime::task::{self, Header, Run, Task, TaskRef};
 use crate::runtime::Handle;
 use crate::scope::ScopeData;
 
@@ -109,22 +109,19 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (task, packet, run) = self.prepare(handle, f, None)?;
-        handle.submit(NewTask {
-            task: task.clone(),
-            run,
-        })?;
-        Ok(JoinHandle(JoinInner { task, packet }))
+        let task = self.prepare(handle, f, None)?;
+        handle.submit(NewTask { task: task.clone() })?;
+        Ok(JoinHandle(JoinInner { task }))
     }
 
-    /// Builds the header and the type-erased body of a green thread. The
-    /// body stores `f`'s outcome in the returned packet.
+    /// Builds a green thread (header and body, one allocation) that runs
+    /// `f` and keeps its outcome for `join`.
     pub(crate) fn prepare<'a, F, T>(
         self,
         handle: &Handle,
         f: F,
         scope: Option<Arc<ScopeData>>,
-    ) -> io::Result<Prepared<'a, T>>
+    ) -> io::Result<Arc<Task<Packet<F, T>>>>
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
@@ -142,58 +139,14 @@ impl Builder {
                 format!("green thread stack size {stack_size} is outside 4096..={MAX_STACK_SIZE} bytes"),
             ));
         }
-        let task = Arc::new(Header::new(
+        let header = Header::new(
             task::next_id(),
             self.name.map(String::into_boxed_str),
             stack_size,
             Some(handle.shared.clone()),
-        ));
-        let packet = Arc::new(Packet {
-            result: Mutex::new(None),
-            scope,
-        });
-        let run = body(task.clone(), packet.clone(), f);
-        Ok((task, packet, run))
+        );
+        Ok(Packet::task(header, f, scope))
     }
-}
-
-/// A green thread ready to submit: header, packet, type-erased body.
-pub(crate) type Prepared<'a, T> = (Arc<Header>, Arc<Packet<T>>, Box<dyn FnOnce() + Send + 'a>);
-
-/// Wraps `f`: catch its panic, apply a pending cancellation, store the
-/// outcome. The returned closure never unwinds.
-pub(crate) fn body<'a, F, T>(task: Arc<Header>, packet: Arc<Packet<T>>, f: F) -> Box<dyn FnOnce() + Send + 'a>
-where
-    F: FnOnce() -> T + Send + 'a,
-    T: Send + 'a,
-{
-    Box::new(move || {
-        let finish = move || {
-            let returned = catch_unwind(AssertUnwindSafe(f));
-            // From here on its destructors (result, locals) may park
-            // without being interrupted.
-            task.finishing.store(true, std::sync::atomic::Ordering::Relaxed);
-            let outcome = match returned {
-                // Cancelled, but its code swallowed the cancellation and
-                // returned: still report it as cancelled.
-                Ok(_) if task.is_cancelled() => Err(JoinError::cancelled()),
-                Ok(v) => Ok(v),
-                Err(payload) => Err(JoinError::from_panic(payload)),
-            };
-            // Its green-thread locals die with it, on its own stack, while
-            // it is still the running thread (their destructors may park).
-            crate::local::drop_green_locals();
-            *packet.result.lock() = Some(outcome);
-            // With the handle detached this drops the outcome too.
-            drop(packet);
-        };
-        // Nothing may unwind into the worker: a destructor that panics
-        // here (a result or a local dropped above) ends the process, as a
-        // panicking thread result does in std.
-        if catch_unwind(AssertUnwindSafe(finish)).is_err() {
-            abort("a green thread's result, panic payload or local panicked while being dropped");
-        }
-    })
 }
 
 /// Ends the process after a panic that nothing can report.
@@ -203,49 +156,160 @@ pub(crate) fn abort(what: &str) -> ! {
     std::process::abort()
 }
 
-/// Where a green thread leaves its outcome for `join`.
+/// The body of a green thread: its function until it runs, then its
+/// outcome until `join` takes it.
 ///
-/// Two `Arc`s point at it: the thread's body (dropped when the body ends)
-/// and the join handle. For a scoped thread the outcome, which may borrow
-/// from the scope, is therefore dropped by one of them, within the scope.
-pub(crate) struct Packet<T> {
-    result: Mutex<Option<Result<T, JoinError>>>,
+/// It lives in the thread's [`Task`] allocation, which wait lists, timers
+/// and stale queue entries may keep alive for a while after the thread
+/// ended, so the outcome is not left to the allocation's drop. Whoever
+/// comes second drops it: the thread finishing after its handle was
+/// dropped (on its own stack, where a destructor may still park), or the
+/// handle dropped after the thread finished. For a scoped thread both
+/// happen within the scope, so values borrowed from it are never dropped
+/// after it (and `scope` only returns once every thread is complete, by
+/// which time its function has been consumed or dropped).
+pub(crate) struct Packet<F, T> {
+    slot: Mutex<Slot<F, T>>,
+    /// The scope of a scoped thread: told when a panic nobody joined is
+    /// dropped (it then panics, as `std::thread::scope` does).
     scope: Option<Arc<ScopeData>>,
 }
 
-impl<T> Default for Packet<T> {
-    fn default() -> Self {
-        Packet {
-            result: Mutex::new(None),
-            scope: None,
-        }
-    }
+struct Slot<F, T> {
+    stage: Stage<F, T>,
+    /// The join handle is gone: nobody will take the outcome.
+    detached: bool,
 }
 
-impl<T> Drop for Packet<T> {
-    fn drop(&mut self) {
-        // A panic nobody joined makes the scope panic (as std's does).
+enum Stage<F, T> {
+    /// Not started.
+    Unrun(F),
+    /// Running, or its function was dropped unrun: no outcome (yet).
+    Empty,
+    /// Finished; the outcome waits for `join`.
+    Done(Result<T, JoinError>),
+}
+
+/// The typed view of a green thread's body that its join handle has.
+pub(crate) trait Outcome<T>: Run {
+    /// The outcome of a finished thread, once.
+    fn take(&self) -> Option<Result<T, JoinError>>;
+    /// The handle is gone: drop the outcome now or when it comes.
+    fn detach(&self);
+}
+
+impl<F, T> Packet<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    pub(crate) fn task(header: Header, f: F, scope: Option<Arc<ScopeData>>) -> Arc<Task<Packet<F, T>>> {
+        Arc::new(Task {
+            header,
+            body: Packet {
+                slot: Mutex::new(Slot {
+                    stage: Stage::Unrun(f),
+                    detached: false,
+                }),
+                scope,
+            },
+        })
+    }
+
+    /// Hands the outcome over, or drops it if nobody will take it.
+    fn store(&self, outcome: Result<T, JoinError>) {
+        let mut slot = self.slot.lock();
+        if slot.detached {
+            drop(slot);
+            self.discard(outcome);
+        } else {
+            slot.stage = Stage::Done(outcome);
+        }
+    }
+
+    /// Drops an outcome nobody joined.
+    fn discard(&self, outcome: Result<T, JoinError>) {
         if let Some(scope) = &self.scope {
-            if matches!(self.result.get_mut(), Some(Err(e)) if e.is_panic()) {
+            if matches!(&outcome, Err(e) if e.is_panic()) {
                 scope
                     .a_thread_panicked
                     .store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
+        drop(outcome);
     }
 }
 
-impl<T> Packet<T> {
-    /// Takes a finished thread's outcome.
-    pub(crate) fn take(&self, task: &Header) -> Result<T, JoinError> {
-        match self.result.lock().take() {
-            Some(outcome) => outcome,
-            None => match task.failure.lock().take() {
-                Some(e) => Err(JoinError::spawn(e)),
-                // Never ran: cancelled before it started, or its runtime
-                // shut down first.
-                None => Err(JoinError::cancelled()),
-            },
+impl<F, T> Run for Packet<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn run(&self, header: &Header) {
+        let f = match std::mem::replace(&mut self.slot.lock().stage, Stage::Empty) {
+            Stage::Unrun(f) => f,
+            _ => abort("a green thread was started twice (a bug in verdant)"),
+        };
+        let finish = move || {
+            let returned = catch_unwind(AssertUnwindSafe(f));
+            // From here on its destructors (result, locals) may park
+            // without being interrupted.
+            header.finishing.store(true, std::sync::atomic::Ordering::Relaxed);
+            let outcome = match returned {
+                // Cancelled, but its code swallowed the cancellation and
+                // returned: still report it as cancelled.
+                Ok(_) if header.is_cancelled() => Err(JoinError::cancelled()),
+                Ok(v) => Ok(v),
+                Err(payload) => Err(JoinError::from_panic(payload)),
+            };
+            // Its green-thread locals die with it, on its own stack, while
+            // it is still the running thread (their destructors may park).
+            crate::local::drop_green_locals();
+            // With the handle detached this drops the outcome too.
+            self.store(outcome);
+        };
+        // Nothing may unwind into the worker: a destructor that panics
+        // here (a result or a local dropped above) ends the process, as a
+        // panicking thread result does in std.
+        if catch_unwind(AssertUnwindSafe(finish)).is_err() {
+            abort("a green thread's result, panic payload or local panicked while being dropped");
+        }
+    }
+
+    fn drop_unrun(&self) {
+        let stage = std::mem::replace(&mut self.slot.lock().stage, Stage::Empty);
+        // Its captures are user values: a panic in their destructors is
+        // reported, not allowed to unwind into the runtime.
+        if catch_unwind(AssertUnwindSafe(move || drop(stage))).is_err() {
+            eprintln!("verdant: a value captured by a green thread that never ran panicked while being dropped");
+        }
+    }
+}
+
+impl<F, T> Outcome<T> for Packet<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    fn take(&self) -> Option<Result<T, JoinError>> {
+        let mut slot = self.slot.lock();
+        match std::mem::replace(&mut slot.stage, Stage::Empty) {
+            Stage::Done(outcome) => Some(outcome),
+            other => {
+                slot.stage = other;
+                None
+            }
+        }
+    }
+
+    fn detach(&self) {
+        let mut slot = self.slot.lock();
+        slot.detached = true;
+        if let Stage::Done(_) = slot.stage {
+            if let Stage::Done(outcome) = std::mem::replace(&mut slot.stage, Stage::Empty) {
+                drop(slot);
+                self.discard(outcome);
+            }
         }
     }
 }
@@ -307,22 +371,42 @@ impl Drop for Deregister<'_> {
     }
 }
 
-/// The handle half shared by [`JoinHandle`] and scoped handles.
-pub(crate) struct JoinInner<T> {
-    pub(crate) task: Arc<Header>,
-    pub(crate) packet: Arc<Packet<T>>,
+/// The handle half shared by [`JoinHandle`] and scoped handles: the
+/// thread's [`Task`], seen through its typed body. Dropping it detaches.
+pub(crate) struct JoinInner<'a, T> {
+    pub(crate) task: Arc<Task<dyn Outcome<T> + 'a>>,
 }
 
-impl<T> JoinInner<T> {
+impl<T> JoinInner<'_, T> {
     pub(crate) fn join(self) -> Result<T, JoinError> {
         wait_complete(&self.task, None);
-        self.packet.take(&self.task)
+        match self.task.body.take() {
+            Some(outcome) => outcome,
+            None => match self.task.failure.lock().take() {
+                Some(e) => Err(JoinError::spawn(e)),
+                // Never ran: cancelled before it started, or its runtime
+                // shut down first.
+                None => Err(JoinError::cancelled()),
+            },
+        }
     }
 
+    pub(crate) fn header(&self) -> &Header {
+        &self.task.header
+    }
+}
+
+impl<T> JoinInner<'static, T> {
     pub(crate) fn thread(&self) -> GreenThread {
         GreenThread {
             task: self.task.clone(),
         }
+    }
+}
+
+impl<T> Drop for JoinInner<'_, T> {
+    fn drop(&mut self) {
+        self.task.body.detach();
     }
 }
 
@@ -333,7 +417,7 @@ impl<T> JoinInner<T> {
 /// let h = verdant::spawn(|| "done");
 /// assert_eq!(h.join().unwrap(), "done");
 /// ```
-pub struct JoinHandle<T>(pub(crate) JoinInner<T>);
+pub struct JoinHandle<T>(pub(crate) JoinInner<'static, T>);
 
 impl<T> JoinHandle<T> {
     /// Waits for the green thread to finish and returns its value, or why
@@ -391,11 +475,12 @@ impl<T> JoinHandle<T> {
     /// assert!(h.join().unwrap_err().is_cancelled());
     /// ```
     pub fn cancel(&self) {
-        cancel(&self.0.task);
+        let task: TaskRef = self.0.task.clone();
+        cancel(&task);
     }
 }
 
-pub(crate) fn cancel(task: &Arc<Header>) {
+pub(crate) fn cancel(task: &TaskRef) {
     if task.is_complete() {
         return;
     }
@@ -444,10 +529,14 @@ impl fmt::Display for GreenId {
 /// ```
 #[derive(Clone)]
 pub struct GreenThread {
-    task: Arc<Header>,
+    task: TaskRef,
 }
 
 impl GreenThread {
+    pub(crate) fn new(task: TaskRef) -> GreenThread {
+        GreenThread { task }
+    }
+
     /// Its id.
     pub fn id(&self) -> GreenId {
         GreenId(NonZeroU64::new(self.task.id).expect("ids start at 1"))

@@ -12,14 +12,14 @@ use parking_lot::Mutex;
 use crate::error::JoinError;
 use crate::green::{wait_complete_uninterruptible, GreenThread, JoinInner};
 use crate::runtime::scheduler::NewTask;
-use crate::runtime::task::Header;
+use crate::runtime::task::{Run, Task, TaskRef};
 use crate::runtime::Handle;
 
 /// What a scope shares with the packets of its threads.
 #[derive(Debug, Default)]
 pub(crate) struct ScopeData {
     /// Every thread spawned in the scope, to wait for.
-    tasks: Mutex<Vec<Arc<Header>>>,
+    tasks: Mutex<Vec<TaskRef>>,
     /// Set by a packet dropped while holding a panic nobody joined.
     pub(crate) a_thread_panicked: AtomicBool,
 }
@@ -99,29 +99,26 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let (task, packet, run) = crate::Builder::new()
+        let typed = crate::Builder::new()
             .prepare(&self.handle, f, Some(self.data.clone()))
             .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
-        // SAFETY: this only erases the lifetime `'scope` of the closure (the
-        // vtable and layout are those of the same trait object). `scope`
-        // does not return or unwind before `wait_complete` saw this thread
-        // complete, and a thread is marked complete only after its closure
-        // has been consumed or dropped (`Local::switch_to`, `finish_unrun`
-        // and the worker's cancelled-start path all drop `run` before
-        // `set_complete`), so nothing borrowed for `'scope` is used after
-        // `'scope` ends (that wait ignores cancellation and scoped
-        // deadlines, so it cannot be cut short by unwinding). Its result,
-        // which may borrow too, lives in a packet whose outcome is dropped
-        // by the body or by the handle, both within `'scope` (see
-        // `green::Packet`).
-        let run: Box<dyn FnOnce() + Send + 'static> = unsafe {
-            std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Box<dyn FnOnce() + Send + 'static>>(run)
-        };
+        let scoped: Arc<Task<dyn Run + 'scope>> = typed.clone();
+        // SAFETY: this only erases the lifetime `'scope` of the body's trait
+        // object (same allocation, vtable and layout), so the scheduler can
+        // hold it. Nothing borrowed for `'scope` is used after `'scope`
+        // ends: `scope` does not return or unwind before
+        // `wait_complete_uninterruptible` saw this thread complete (that
+        // wait ignores cancellation and scoped deadlines, so unwinding
+        // cannot cut it short), and a thread is marked complete only after
+        // its function has been consumed (`Run::run`) or dropped
+        // (`Run::drop_unrun`, called by every path that completes a thread
+        // unrun). Its outcome, which may borrow too, is dropped within
+        // `'scope` by the thread or by the handle (see `green::Packet`),
+        // never by the allocation's drop, which may come later and then
+        // finds nothing borrowed left to drop.
+        let task: TaskRef = unsafe { std::mem::transmute::<Arc<Task<dyn Run + 'scope>>, TaskRef>(scoped) };
         self.handle
-            .submit(NewTask {
-                task: task.clone(),
-                run,
-            })
+            .submit(NewTask { task: task.clone() })
             .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
         // Only once queued: a thread that was never submitted (the runtime
         // has shut down) must not be waited for, or `scope` never returns.
@@ -129,7 +126,8 @@ impl<'scope> Scope<'scope, '_> {
         // which is itself waited for, so none is missed.
         self.data.tasks.lock().push(task.clone());
         ScopedJoinHandle {
-            inner: JoinInner { task, packet },
+            inner: JoinInner { task: typed },
+            task,
             scope: PhantomData,
         }
     }
@@ -151,7 +149,9 @@ impl fmt::Debug for Scope<'_, '_> {
 /// assert_eq!(sum, 6);
 /// ```
 pub struct ScopedJoinHandle<'scope, T> {
-    inner: JoinInner<T>,
+    inner: JoinInner<'scope, T>,
+    /// The same thread, as the runtime sees it (for [`Self::thread`]).
+    task: TaskRef,
     scope: PhantomData<&'scope ()>,
 }
 
@@ -163,19 +163,17 @@ impl<T> ScopedJoinHandle<'_, T> {
 
     /// Whether it has finished.
     pub fn is_finished(&self) -> bool {
-        self.inner.task.is_complete()
+        self.task.is_complete()
     }
 
     /// The green thread.
     pub fn thread(&self) -> GreenThread {
-        self.inner.thread()
+        GreenThread::new(self.task.clone())
     }
 }
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle")
-            .field("id", &self.inner.task.id)
-            .finish()
+        f.debug_struct("ScopedJoinHandle").field("id", &self.task.id).finish()
     }
 }

@@ -104,7 +104,10 @@ fn cancel_before_start_never_runs() {
         let r = ran.clone();
         let gate = Event::new();
         let g = gate.clone();
+        let captured = Arc::new(());
+        let c = captured.clone();
         let h = verdant::spawn(move || {
+            let _c = c;
             g.wait();
             r.store(true, Ordering::SeqCst);
         });
@@ -112,6 +115,9 @@ fn cancel_before_start_never_runs() {
         gate.set();
         assert!(h.join().unwrap_err().is_cancelled());
         assert!(!ran.load(Ordering::SeqCst));
+        // Its function, captures and all, was dropped before it counted as
+        // complete, though the thread's allocation is still referenced.
+        assert_eq!(Arc::strong_count(&captured), 1);
     });
 }
 

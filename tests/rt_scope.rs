@@ -152,3 +152,50 @@ fn scope_waits_for_its_threads_even_when_its_owner_is_cancelled() {
         "the scope's owner left before its scoped thread finished"
     );
 }
+
+/// Parks on a timed wait that is answered in time, which leaves a stale
+/// timer entry holding the thread's allocation after the thread is done.
+fn leave_a_stale_timer() {
+    let (ping, pong) = verdant::sync::mpsc::channel();
+    // Sends once this thread has parked (one worker: it runs after).
+    verdant::spawn(move || ping.send(()).unwrap());
+    pong.recv_timeout(Duration::from_secs(3600)).unwrap();
+}
+
+#[test]
+fn an_unjoined_result_borrowing_from_the_scope_is_dropped_inside_it() {
+    let _w = watchdog(Duration::from_secs(30));
+    struct Borrower<'a>(&'a AtomicUsize);
+    impl Drop for Borrower<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let rt = support::rt(1);
+    rt.block_on(|| {
+        let drops = AtomicUsize::new(0);
+        verdant::scope(|s| {
+            // Handle dropped before the thread finishes: the thread drops it.
+            s.spawn(|| {
+                leave_a_stale_timer();
+                Borrower(&drops)
+            });
+            // Handle dropped after: the handle drops it.
+            let kept = s.spawn(|| {
+                leave_a_stale_timer();
+                Borrower(&drops)
+            });
+            while !kept.is_finished() {
+                verdant::yield_now();
+            }
+            drop(kept);
+        });
+        // The allocations may outlive the scope (stale timers); the
+        // results, which borrow from it, may not.
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            2,
+            "a result borrowing from the scope outlived it"
+        );
+    });
+}

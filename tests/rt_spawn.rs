@@ -309,3 +309,55 @@ fn a_result_that_panics_on_drop_aborts_loudly_instead_of_killing_a_worker() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(out.status.signal(), Some(libc::SIGABRT));
 }
+
+/// Reports on drop whether it was dropped on a green thread.
+struct Recorded(std::sync::mpsc::Sender<bool>);
+
+impl Drop for Recorded {
+    fn drop(&mut self) {
+        let _ = self.0.send(verdant::current().is_some());
+    }
+}
+
+#[test]
+fn a_finished_threads_result_is_dropped_with_its_handle() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    let (tx, dropped) = std::sync::mpsc::channel();
+    let h = rt.spawn(move || {
+        // A timed wait that is answered in time leaves a stale timer entry
+        // holding the thread's allocation after it finishes: the result
+        // must still go when the handle does, not with the allocation.
+        let (ping, pong) = verdant::sync::mpsc::channel();
+        // Sends once this thread has parked (same worker: it runs after).
+        verdant::spawn(move || ping.send(()).unwrap());
+        pong.recv_timeout(Duration::from_secs(3600)).unwrap();
+        Recorded(tx)
+    });
+    while !h.is_finished() {
+        std::thread::yield_now();
+    }
+    assert!(
+        dropped.try_recv().is_err(),
+        "the result was dropped before anyone could join it"
+    );
+    drop(h);
+    let on_green = dropped.try_recv().expect("dropping the handle did not drop the result");
+    assert!(!on_green, "dropped by the handle's owner, an OS thread here");
+}
+
+#[test]
+fn a_detached_threads_result_is_dropped_by_the_thread_itself() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    let (tx, dropped) = std::sync::mpsc::channel();
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    let h = rt.spawn(move || {
+        gate.recv().unwrap();
+        Recorded(tx)
+    });
+    drop(h);
+    go.send(()).unwrap();
+    let on_green = dropped.recv().expect("the detached result was never dropped");
+    assert!(on_green, "a detached result must be dropped on its own green thread");
+}

@@ -100,6 +100,7 @@ impl Green {
 /// # Panics
 ///
 /// Panics if called outside a green thread.
+#[inline]
 pub(crate) fn suspend(why: Suspend) -> bool {
     try_suspend(why).expect("verdant: suspend called outside a green thread")
 }

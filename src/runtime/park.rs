@@ -39,18 +39,18 @@
 //! the process.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::Instant;
 
 use crate::runtime::coroutine::{self, Suspend};
-use crate::runtime::task::Header;
+use crate::runtime::task::{Header, TaskRef};
 use crate::runtime::{context, scheduler};
 
 /// Something that can be parked and unparked.
 #[derive(Clone)]
 pub(crate) enum Waiter {
-    Green(Arc<Header>),
+    Green(TaskRef),
     Thread(Thread),
 }
 
@@ -94,7 +94,7 @@ pub(crate) enum Wake {
 }
 
 /// The running green thread, if the caller is one.
-pub(crate) fn current_task() -> Option<Arc<Header>> {
+pub(crate) fn current_task() -> Option<TaskRef> {
     context::worker().and_then(|w| w.current_task())
 }
 
@@ -159,6 +159,8 @@ pub(crate) fn check_interrupts() {
     }
 }
 
+// Inlined: fewer returns across the switch (see `coroutine::try_suspend`).
+#[inline]
 fn park_inner(deadline: Option<Instant>, cancellable: bool, scope: Scope) -> Wake {
     if let Some(local) = context::worker() {
         if let Some(task) = local.current_task() {
@@ -247,9 +249,11 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
+// Inlined: fewer returns across the switch (see `coroutine::try_suspend`).
+#[inline]
 fn park_green(
     local: &scheduler::worker::Local,
-    task: &Arc<Header>,
+    task: &TaskRef,
     deadline: Option<Instant>,
     cancellable: bool,
     mode: Scope,
@@ -359,7 +363,7 @@ fn decode(raw: u64) -> Option<Instant> {
 }
 
 /// Schedules `task` if this unpark is the one that wakes it.
-pub(crate) fn unpark_task(task: &Arc<Header>) {
+pub(crate) fn unpark_task(task: &TaskRef) {
     if task.notify() {
         if let Some(shared) = &task.shared {
             shared.schedule_woken(task.clone());

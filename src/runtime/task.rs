@@ -1,10 +1,18 @@
-//! The shared half of a green thread: identity and the park state word.
+//! The shared half of a green thread: identity, the park state word, and
+//! its body.
 //!
-//! A green thread is split in two. The [`Header`] (this file) is shared
-//! through an `Arc` with everyone who may wake it: wait lists, timers, the
-//! reactor, join handles. The coroutine (stack and saved registers) is owned
-//! by the worker that started it and never leaves that worker's slab (see
-//! `scheduler::worker`), so no started stack is ever sent to another thread.
+//! A green thread is split in two. The [`Task`] (this file) is shared
+//! through an `Arc` ([`TaskRef`]) with everyone who may wake it: wait lists,
+//! timers, the reactor, join handles. The coroutine (stack and saved
+//! registers) is owned by the worker that started it and never leaves that
+//! worker's slab (see `scheduler::worker`), so no started stack is ever sent
+//! to another thread.
+//!
+//! A `Task` is one allocation: the non-generic [`Header`] followed by the
+//! thread's [`Run`] body (its function until it runs, then its outcome
+//! until `join` takes it; see `green::Packet`). The scheduler sees the body
+//! as `dyn Run`, the join handle as `dyn Outcome<T>`, both pointing at the
+//! same allocation, so a spawn allocates once.
 //!
 //! # The park protocol
 //!
@@ -31,6 +39,7 @@
 //! Wakeups are tokens, so a primitive always re-checks its condition after
 //! `park` returns: spurious returns are allowed, lost wakeups are not.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -48,6 +57,35 @@ const NOTIFIED: u8 = 2;
 
 /// `home` before the thread first runs: it may still be stolen.
 pub(crate) const UNSTARTED: usize = usize::MAX;
+
+/// A green thread: its [`Header`] and its body, in one allocation.
+pub(crate) struct Task<B: ?Sized = dyn Run> {
+    pub(crate) header: Header,
+    pub(crate) body: B,
+}
+
+/// How the runtime holds a green thread.
+pub(crate) type TaskRef = Arc<Task>;
+
+impl<B: ?Sized> Deref for Task<B> {
+    type Target = Header;
+
+    fn deref(&self) -> &Header {
+        &self.header
+    }
+}
+
+/// The body of a green thread, as the runtime sees it.
+pub(crate) trait Run: Send + Sync {
+    /// Runs the thread's function (on its own stack) and keeps its outcome
+    /// for `join`, or drops it if nobody will join. Never unwinds. Called
+    /// at most once, by whoever took the thread's `NewTask`.
+    fn run(&self, header: &Header);
+
+    /// Drops the function of a thread that will never run. A panic in a
+    /// captured value's destructor is reported, not propagated.
+    fn drop_unrun(&self);
+}
 
 /// The shared, non-generic part of a green thread.
 pub(crate) struct Header {
@@ -179,6 +217,12 @@ impl Header {
         for w in waiters {
             w.unpark();
         }
+    }
+}
+
+impl<B: ?Sized> std::fmt::Debug for Task<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.header.fmt(f)
     }
 }
 

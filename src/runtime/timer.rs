@@ -20,10 +20,9 @@
 use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::BinaryHeap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::runtime::task::Header;
+use crate::runtime::task::{Header, TaskRef};
 
 /// Compaction never runs below this many entries.
 const COMPACT_MIN: usize = 1024;
@@ -31,7 +30,7 @@ const COMPACT_MIN: usize = 1024;
 struct Entry {
     deadline: Instant,
     seq: u64,
-    task: Arc<Header>,
+    task: TaskRef,
 }
 
 impl Entry {
@@ -67,7 +66,7 @@ pub(crate) struct Timers {
 
 impl Timers {
     /// Arms the one timer of `task` for `deadline`.
-    pub(crate) fn insert(&mut self, deadline: Instant, task: &Arc<Header>) {
+    pub(crate) fn insert(&mut self, deadline: Instant, task: &TaskRef) {
         self.cancel(task);
         self.next_seq += 1;
         let seq = self.next_seq;
@@ -108,7 +107,7 @@ impl Timers {
     }
 
     /// Pops every timer due at `now`, calling `wake` for each live one.
-    pub(crate) fn fire(&mut self, now: Instant, mut wake: impl FnMut(Arc<Header>)) -> usize {
+    pub(crate) fn fire(&mut self, now: Instant, mut wake: impl FnMut(TaskRef)) -> usize {
         let mut fired = 0;
         while let Some(Reverse(top)) = self.heap.peek() {
             if top.deadline > now {
@@ -134,10 +133,22 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::task::{Run, Task};
+    use std::sync::Arc;
     use std::time::Duration;
 
-    fn task(id: u64) -> Arc<Header> {
-        Arc::new(Header::new(id, None, 0, None))
+    struct NoBody;
+
+    impl Run for NoBody {
+        fn run(&self, _: &Header) {}
+        fn drop_unrun(&self) {}
+    }
+
+    fn task(id: u64) -> TaskRef {
+        Arc::new(Task {
+            header: Header::new(id, None, 0, None),
+            body: NoBody,
+        })
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::runtime::task::Header;
 /// ```
 pub fn wait_any<T>(handles: &[&JoinHandle<T>]) -> usize {
     assert!(!handles.is_empty(), "wait_any on no handles");
-    let tasks: Vec<&Header> = handles.iter().map(|h| &*h.0.task).collect();
+    let tasks: Vec<&Header> = handles.iter().map(|h| h.0.header()).collect();
     wait_tasks(&tasks, None).expect("waits forever")
 }
 
@@ -43,7 +43,7 @@ pub fn wait_any<T>(handles: &[&JoinHandle<T>]) -> usize {
 /// h.cancel();
 /// ```
 pub fn wait_any_timeout<T>(handles: &[&JoinHandle<T>], dur: Duration) -> Option<usize> {
-    let tasks: Vec<&Header> = handles.iter().map(|h| &*h.0.task).collect();
+    let tasks: Vec<&Header> = handles.iter().map(|h| h.0.header()).collect();
     wait_tasks(&tasks, Instant::now().checked_add(dur))
 }
 
@@ -91,7 +91,7 @@ impl<T> Iterator for Iwait<T> {
             return None;
         }
         let i = {
-            let tasks: Vec<&Header> = self.pending.iter().map(|h| &*h.0.task).collect();
+            let tasks: Vec<&Header> = self.pending.iter().map(|h| h.0.header()).collect();
             wait_tasks(&tasks, None).expect("waits forever")
         };
         self.pending.remove(i)

@@ -48,19 +48,19 @@ use parking_lot::Mutex;
 use crate::blocking::BlockingPool;
 use crate::runtime::context;
 use crate::runtime::reactor::IoSlab;
-use crate::runtime::task::Header;
+use crate::runtime::task::{Header, TaskRef};
 use crate::runtime::Config;
 
-/// A green thread that has not run yet: all of it is this `Send` closure.
+/// A green thread that has not run yet (its function is in its body).
+/// Whoever holds it runs the thread or drops it unrun: exactly once.
 pub(crate) struct NewTask {
-    pub(crate) task: Arc<Header>,
-    pub(crate) run: Box<dyn FnOnce() + Send>,
+    pub(crate) task: TaskRef,
 }
 
 /// What other threads may touch of one worker.
 pub(crate) struct WorkerShared {
     /// Woken green threads whose home is this worker (MPSC).
-    pub(crate) inbox: Injector<Arc<Header>>,
+    pub(crate) inbox: Injector<TaskRef>,
     /// Steals unstarted green threads from this worker's deque.
     pub(crate) stealer: Stealer<NewTask>,
     sleeping: AtomicBool,
@@ -90,7 +90,7 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     /// Named green threads not yet complete, by id, so the watchdog can
     /// name a culprit (unnamed threads cost nothing here).
-    named: Mutex<HashMap<u64, Arc<Header>>>,
+    named: Mutex<HashMap<u64, TaskRef>>,
 }
 
 impl Shared {
@@ -124,7 +124,7 @@ impl Shared {
     }
 
     /// Routes a woken green thread to its home worker.
-    pub(crate) fn schedule_woken(&self, task: Arc<Header>) {
+    pub(crate) fn schedule_woken(&self, task: TaskRef) {
         let home = task.home.load(Ordering::Relaxed);
         if let Some(local) = context::worker() {
             if local.index == home && std::ptr::eq(&*local.shared, self) {
@@ -240,7 +240,7 @@ impl Shared {
         loop {
             match self.injector.steal() {
                 crossbeam_deque::Steal::Success(new) => {
-                    worker::drop_unrun(new.run);
+                    new.task.body.drop_unrun();
                     self.task_done(&new.task);
                     new.task.set_complete();
                 }

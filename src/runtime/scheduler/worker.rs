@@ -45,7 +45,7 @@ use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
-use crate::runtime::task::Header;
+use crate::runtime::task::{Header, TaskRef};
 use crate::runtime::timer::Timers;
 use crate::runtime::{context, overflow};
 
@@ -71,7 +71,7 @@ const EVENTS: usize = 1024;
 #[derive(Default)]
 struct Entry {
     green: RefCell<Option<Green>>,
-    task: RefCell<Option<Arc<Header>>>,
+    task: RefCell<Option<TaskRef>>,
     locals: RefCell<LocalMap>,
 }
 
@@ -84,7 +84,7 @@ struct Slab {
 }
 
 impl Slab {
-    fn insert(&mut self, task: Arc<Header>, green: Green) -> (u32, Rc<Entry>) {
+    fn insert(&mut self, task: TaskRef, green: Green) -> (u32, Rc<Entry>) {
         self.len += 1;
         let slot = self.free.pop().unwrap_or_else(|| {
             self.entries.push(Rc::default());
@@ -112,7 +112,7 @@ impl Slab {
 }
 
 enum Next {
-    Resume(Arc<Header>),
+    Resume(TaskRef),
     Start(NewTask),
 }
 
@@ -123,14 +123,14 @@ pub(crate) struct Local {
     /// The same runtime as a `Handle`, lent to spawns without cloning.
     pub(crate) handle: crate::runtime::Handle,
     deque: Deque<NewTask>,
-    run_queue: RefCell<VecDeque<Arc<Header>>>,
-    lifo: RefCell<Option<Arc<Header>>>,
+    run_queue: RefCell<VecDeque<TaskRef>>,
+    lifo: RefCell<Option<TaskRef>>,
     lifo_streak: Cell<u32>,
     /// The green thread running now and its slot (`Cell`s: read on every
     /// switch, never borrowed).
-    current: Cell<Option<Arc<Header>>>,
+    current: Cell<Option<TaskRef>>,
     current_slot: Cell<Option<u32>>,
-    deferred: RefCell<Vec<Arc<Header>>>,
+    deferred: RefCell<Vec<TaskRef>>,
     slab: RefCell<Slab>,
     stacks: RefCell<StackPool>,
     timers: RefCell<Timers>,
@@ -168,7 +168,7 @@ impl Local {
     }
 
     /// The green thread running on this worker now, if any.
-    pub(crate) fn current_task(&self) -> Option<Arc<Header>> {
+    pub(crate) fn current_task(&self) -> Option<TaskRef> {
         let task = self.current.take();
         let copy = task.clone();
         self.current.set(task);
@@ -176,7 +176,7 @@ impl Local {
     }
 
     /// [`Local::current_task`] that never panics (for the panic hook).
-    pub(crate) fn try_current_task(&self) -> Option<Arc<Header>> {
+    pub(crate) fn try_current_task(&self) -> Option<TaskRef> {
         self.current_task()
     }
 
@@ -184,7 +184,7 @@ impl Local {
     /// back because it looked as if it were unwinding (see
     /// `park::park_green`); it is woken again to re-check once no thread of
     /// this worker is halfway through an unwinding.
-    pub(crate) fn defer_interrupt(&self, task: &Arc<Header>) {
+    pub(crate) fn defer_interrupt(&self, task: &TaskRef) {
         self.deferred.borrow_mut().push(task.clone());
     }
 
@@ -214,7 +214,7 @@ impl Local {
     }
 
     /// Queues a green thread of this worker that was just woken here.
-    pub(crate) fn push_woken(&self, task: Arc<Header>) {
+    pub(crate) fn push_woken(&self, task: TaskRef) {
         if self.current_slot.get().is_some() {
             // Woken by a running green thread: run it next (LIFO slot).
             if let Some(prev) = self.lifo.borrow_mut().replace(task) {
@@ -225,7 +225,7 @@ impl Local {
         }
     }
 
-    pub(crate) fn add_timer(&self, deadline: Instant, task: &Arc<Header>) {
+    pub(crate) fn add_timer(&self, deadline: Instant, task: &TaskRef) {
         self.timers.borrow_mut().insert(deadline, task);
     }
 
@@ -288,7 +288,7 @@ impl Local {
         None
     }
 
-    fn next_woken(&self) -> Option<Arc<Header>> {
+    fn next_woken(&self) -> Option<TaskRef> {
         if self.lifo_streak.get() < MAX_LIFO_STREAK {
             if let Some(task) = self.lifo.borrow_mut().take() {
                 self.lifo_streak.set(self.lifo_streak.get() + 1);
@@ -464,9 +464,9 @@ impl Local {
     }
 
     fn start(&self, new: NewTask) {
-        let NewTask { task, run } = new;
+        let NewTask { task } = new;
         if self.shared.is_shutdown() || task.is_cancelled() {
-            drop_unrun(run);
+            task.body.drop_unrun();
             self.finish(&task);
             return;
         }
@@ -474,25 +474,26 @@ impl Local {
             Ok(stack) => stack,
             Err(e) => {
                 *task.failure.lock() = Some(e);
-                drop_unrun(run);
+                task.body.drop_unrun();
                 self.finish(&task);
                 return;
             }
         };
         task.set_home(self.index);
-        let green = Green::new(stack, run);
+        let body = task.clone();
+        let green = Green::new(stack, move || body.body.run(&body));
         let (slot, entry) = self.slab.borrow_mut().insert(task.clone(), green);
         task.slot.store(slot, Ordering::Relaxed);
         self.switch_to(task, slot, &entry);
     }
 
-    fn resume(&self, task: Arc<Header>) {
+    fn resume(&self, task: TaskRef) {
         let slot = task.slot.load(Ordering::Relaxed);
         let entry = self.slab.borrow().get(slot);
         self.switch_to(task, slot, &entry);
     }
 
-    fn switch_to(&self, task: Arc<Header>, slot: u32, entry: &Entry) {
+    fn switch_to(&self, task: TaskRef, slot: u32, entry: &Entry) {
         let me = &self.shared.workers[self.index];
         me.running.store(task.id, Ordering::Relaxed);
         // Single writer: a plain store, no locked read-modify-write.
@@ -551,15 +552,6 @@ fn countdown(left: &Cell<u32>, every: u32) -> bool {
     } else {
         left.set(n);
         false
-    }
-}
-
-/// Drops the closure of a green thread that will never run. Its captures
-/// are user values: a panic in their destructors is reported, not allowed
-/// to unwind into the worker loop.
-pub(crate) fn drop_unrun(run: Box<dyn FnOnce() + Send>) {
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(run))).is_err() {
-        eprintln!("verdant: a value captured by a green thread that never ran panicked while being dropped");
     }
 }
 
