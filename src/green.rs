@@ -168,6 +168,11 @@ pub(crate) fn abort(what: &str) -> ! {
 /// happen within the scope, so values borrowed from it are never dropped
 /// after it (and `scope` only returns once every thread is complete, by
 /// which time its function has been consumed or dropped).
+///
+/// `Packet` must not get a `Drop` impl that touches `F` or `T`: the
+/// allocation of a scoped thread may be freed after its scope (see
+/// `Scope::spawn`). The closure's and the outcome's memory stays allocated
+/// as long as the task does; their values do not.
 pub(crate) struct Packet<F, T> {
     slot: Mutex<Slot<F, T>>,
     /// The scope of a scoped thread: told when a panic nobody joined is

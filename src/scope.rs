@@ -115,7 +115,9 @@ impl<'scope> Scope<'scope, '_> {
         // unrun). Its outcome, which may borrow too, is dropped within
         // `'scope` by the thread or by the handle (see `green::Packet`),
         // never by the allocation's drop, which may come later and then
-        // finds nothing borrowed left to drop.
+        // finds nothing borrowed left to drop (`Packet` has no `Drop` impl
+        // of its own that could touch `F` or `T`). A spawn the runtime
+        // refuses drops its function inside `submit`, within `'scope`.
         let task: TaskRef = unsafe { std::mem::transmute::<Arc<Task<dyn Run + 'scope>>, TaskRef>(scoped) };
         self.handle
             .submit(NewTask { task: task.clone() })

@@ -78,6 +78,31 @@ fn spawning_on_a_dropped_runtime_errors() {
 }
 
 #[test]
+fn a_refused_spawn_drops_its_closure_at_once_and_catches_a_panicking_capture() {
+    struct PanicOnDrop(Arc<AtomicUsize>);
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("a captured value panics in drop");
+        }
+    }
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    let handle = rt.handle().clone();
+    drop(rt);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let capture = PanicOnDrop(dropped.clone());
+    // Regression: the closure used to be dropped only with the thread's
+    // last reference, so its panic escaped `spawn` (or, inside `scope`,
+    // which panics on a refused spawn, aborted the process).
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        verdant::Builder::new().runtime(&handle).spawn(move || drop(capture))
+    }));
+    let result = spawned.expect("the capture's panic escaped `spawn`");
+    assert!(result.unwrap_err().to_string().contains("shut down"));
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
+
+#[test]
 fn watchdog_child() {
     if !is_child("VERDANT_TEST_WATCHDOG") {
         return;

@@ -403,6 +403,10 @@ impl Handle {
     /// Queues a prepared green thread.
     pub(crate) fn submit(&self, new: NewTask) -> io::Result<()> {
         if self.shared.is_shutdown() {
+            // Drop its function now, where a panicking capture is caught
+            // and reported, not later with the last reference (which may be
+            // during the caller's own unwinding, e.g. `scope`'s panic).
+            new.task.body.drop_unrun();
             return Err(io::Error::other("verdant: the runtime has shut down"));
         }
         self.shared.spawn(new);
