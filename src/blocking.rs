@@ -41,7 +41,7 @@ where
     let header = Header::new(task::next_id(), Some("blocking".into()), 0, None);
     let task = Packet::task(header, f, None);
     handle.blocking().submit(task.clone());
-    JoinHandle(JoinInner { task })
+    JoinHandle(JoinInner::new(task))
 }
 
 #[derive(Default)]

@@ -111,7 +111,7 @@ impl Builder {
     {
         let task = self.prepare(handle, f, None)?;
         handle.submit(NewTask { task: task.clone() })?;
-        Ok(JoinHandle(JoinInner { task }))
+        Ok(JoinHandle(JoinInner::new(task)))
     }
 
     /// Builds a green thread (header and body, one allocation) that runs
@@ -380,11 +380,19 @@ impl Drop for Deregister<'_> {
 /// thread's [`Task`], seen through its typed body. Dropping it detaches.
 pub(crate) struct JoinInner<'a, T> {
     pub(crate) task: Arc<Task<dyn Outcome<T> + 'a>>,
+    /// `join` ran: the thread is complete and its outcome taken, so there
+    /// is nothing left to detach.
+    joined: bool,
 }
 
-impl<T> JoinInner<'_, T> {
-    pub(crate) fn join(self) -> Result<T, JoinError> {
+impl<'a, T> JoinInner<'a, T> {
+    pub(crate) fn new(task: Arc<Task<dyn Outcome<T> + 'a>>) -> Self {
+        JoinInner { task, joined: false }
+    }
+
+    pub(crate) fn join(mut self) -> Result<T, JoinError> {
         wait_complete(&self.task, None);
+        self.joined = true;
         match self.task.body.take() {
             Some(outcome) => outcome,
             None => match self.task.failure.lock().take() {
@@ -411,7 +419,9 @@ impl<T> JoinInner<'static, T> {
 
 impl<T> Drop for JoinInner<'_, T> {
     fn drop(&mut self) {
-        self.task.body.detach();
+        if !self.joined {
+            self.task.body.detach();
+        }
     }
 }
 

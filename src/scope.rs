@@ -128,7 +128,7 @@ impl<'scope> Scope<'scope, '_> {
         // which is itself waited for, so none is missed.
         self.data.tasks.lock().push(task.clone());
         ScopedJoinHandle {
-            inner: JoinInner { task: typed },
+            inner: JoinInner::new(typed),
             task,
             scope: PhantomData,
         }
