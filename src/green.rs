@@ -121,7 +121,7 @@ impl Builder {
         handle: &Handle,
         f: F,
         scope: Option<Arc<ScopeData>>,
-    ) -> io::Result<Arc<Task<Packet<F, T>>>>
+    ) -> io::Result<Arc<Task<dyn Outcome<T> + 'a>>>
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
@@ -145,9 +145,20 @@ impl Builder {
             stack_size,
             Some(handle.shared.clone()),
         );
+        // The allocation can outlive the thread for a while (stale timer
+        // entries, wait lists): a closure with large captures goes in its
+        // own box, freed when the thread starts, rather than inline.
+        if std::mem::size_of::<F>() > MAX_INLINE_CLOSURE {
+            let boxed: Box<dyn FnOnce() -> T + Send + 'a> = Box::new(f);
+            return Ok(Packet::task(header, boxed, scope));
+        }
         Ok(Packet::task(header, f, scope))
     }
 }
+
+/// Closures larger than this (bytes of captures) are boxed, not stored in
+/// the green thread's allocation.
+const MAX_INLINE_CLOSURE: usize = 256;
 
 /// Ends the process after a panic that nothing can report.
 #[cold]
@@ -310,11 +321,12 @@ where
     fn detach(&self) {
         let mut slot = self.slot.lock();
         slot.detached = true;
-        if let Stage::Done(_) = slot.stage {
-            if let Stage::Done(outcome) = std::mem::replace(&mut slot.stage, Stage::Empty) {
+        match std::mem::replace(&mut slot.stage, Stage::Empty) {
+            Stage::Done(outcome) => {
                 drop(slot);
                 self.discard(outcome);
             }
+            other => slot.stage = other,
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::runtime::Handle;
 pub(crate) struct ScopeData {
     /// Every thread spawned in the scope, to wait for.
     tasks: Mutex<Vec<TaskRef>>,
-    /// Set by a packet dropped while holding a panic nobody joined.
+    /// Set when a panic nobody joined is dropped (`green::Packet`).
     pub(crate) a_thread_panicked: AtomicBool,
 }
 

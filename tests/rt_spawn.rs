@@ -361,3 +361,26 @@ fn a_detached_threads_result_is_dropped_by_the_thread_itself() {
     let on_green = dropped.recv().expect("the detached result was never dropped");
     assert!(on_green, "a detached result must be dropped on its own green thread");
 }
+
+#[test]
+fn threads_with_large_captures_run_and_drop_them() {
+    // Captures above the inline limit take a separate path (boxed).
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let big = [7u8; 4096];
+    let h = rt.spawn(move || big.iter().map(|&b| b as usize).sum::<usize>());
+    assert_eq!(h.join().unwrap(), 7 * 4096);
+    let counted = rt.block_on(move || {
+        let data = [1u8; 2048];
+        verdant::scope(|s| s.spawn(|| (data, data.len())).join().unwrap().1)
+    });
+    assert_eq!(counted, 2048);
+    // Cancelled at once (run or not): its captures are dropped by the time
+    // `join` returns.
+    let token = Arc::new(());
+    let (t, pad) = (token.clone(), [0u8; 1024]);
+    let h = rt.spawn(move || (t, pad).1.len());
+    h.cancel();
+    let _ = h.join();
+    assert_eq!(Arc::strong_count(&token), 1);
+}

@@ -217,7 +217,7 @@ pub(crate) fn clear_unwinding() {
 /// Marks the calling green thread as unwinding (see [`unwinding`]). Never
 /// panics: it also runs inside the panic hook.
 pub(crate) fn mark_unwinding() {
-    if let Some(task) = context::try_worker().and_then(|w| w.try_current_task()) {
+    if let Some(task) = context::try_worker().and_then(|w| w.current_task()) {
         task.unwinding.store(true, Ordering::Relaxed);
     }
 }

@@ -56,7 +56,7 @@ pub fn wait_any_timeout<T>(handles: &[&JoinHandle<T>], dur: Duration) -> Option<
 /// ```
 pub fn wait_all<T>(handles: &[&JoinHandle<T>]) {
     for h in handles {
-        crate::green::wait_complete(&h.0.task, None);
+        crate::green::wait_complete(h.0.header(), None);
     }
 }
 

@@ -167,17 +167,13 @@ impl Local {
         }
     }
 
-    /// The green thread running on this worker now, if any.
+    /// The green thread running on this worker now, if any. Never panics
+    /// (the panic hook calls it).
     pub(crate) fn current_task(&self) -> Option<TaskRef> {
         let task = self.current.take();
         let copy = task.clone();
         self.current.set(task);
         copy
-    }
-
-    /// [`Local::current_task`] that never panics (for the panic hook).
-    pub(crate) fn try_current_task(&self) -> Option<TaskRef> {
-        self.current_task()
     }
 
     /// Remembers a thread whose cancellation or scoped deadline `park` held
