@@ -14,10 +14,9 @@
 //!
 //! **Decision 1 of DESIGN.md**: only *unstarted* green threads move between
 //! workers (a `Task` whose body holds a `Send` closure, nothing more). A
-//! started green thread
-//! lives on its home worker until it finishes: its stack may hold addresses
-//! of that OS thread's thread-locals, so wakeups are routed home through the
-//! worker's inbox.
+//! started green thread lives on its home worker until it finishes: its
+//! stack may hold addresses of that OS thread's thread-locals, so wakeups
+//! are routed home through the worker's inbox.
 //!
 //! # Sleeping and waking workers (no lost wakeups)
 //!
