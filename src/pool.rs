@@ -174,7 +174,7 @@ impl GreenPool {
             let n = size.saturating_sub(st.running);
             (0..n).map_while(|_| st.slot_waiters.pop()).collect()
         };
-        wake.iter().for_each(Waiter::unpark);
+        wake.into_iter().for_each(Waiter::unpark);
     }
 
     /// Applies `f` to every item, at most `size` at a time, yielding results
@@ -218,7 +218,7 @@ impl Drop for Slot {
                 wake.extend(st.idle_waiters.take_all());
             }
         }
-        wake.iter().for_each(Waiter::unpark);
+        wake.into_iter().for_each(Waiter::unpark);
     }
 }
 

@@ -63,10 +63,11 @@ impl Waiter {
         }
     }
 
-    /// Wakes the waiter (a token if it is not parked yet).
-    pub(crate) fn unpark(&self) {
+    /// Wakes the waiter (a token if it is not parked yet). Consumes it: a
+    /// green waiter's reference moves to the run queue, no count changes.
+    pub(crate) fn unpark(self) {
         match self {
-            Waiter::Green(task) => unpark_task(task),
+            Waiter::Green(task) => wake_task(task),
             Waiter::Thread(thread) => thread.unpark(),
         }
     }
@@ -364,10 +365,15 @@ fn decode(raw: u64) -> Option<Instant> {
 
 /// Schedules `task` if this unpark is the one that wakes it.
 pub(crate) fn unpark_task(task: &TaskRef) {
-    if task.notify() {
-        if let Some(shared) = &task.shared {
-            shared.schedule_woken(task.clone());
-        }
+    if task.notify() && task.shared.is_some() {
+        scheduler::Shared::schedule_woken(task.clone());
+    }
+}
+
+/// [`unpark_task`] for an owned reference (no extra count traffic).
+fn wake_task(task: TaskRef) {
+    if task.notify() && task.shared.is_some() {
+        scheduler::Shared::schedule_woken(task);
     }
 }
 

@@ -142,9 +142,14 @@ impl Header {
     /// Consumes a pending wakeup token, if any (step 1 of the protocol).
     #[inline]
     pub(crate) fn take_token(&self) -> bool {
-        self.state
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        // A plain load first: most parks find no token, and a failing
+        // compare-exchange still costs a locked instruction. A token that
+        // arrives right after the load is not lost: `finish_park` sees it.
+        self.state.load(Ordering::Relaxed) == NOTIFIED
+            && self
+                .state
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Called by the home worker after the thread switched out to park

@@ -123,17 +123,25 @@ impl Shared {
         self.notify_one();
     }
 
-    /// Routes a woken green thread to its home worker.
-    pub(crate) fn schedule_woken(&self, task: TaskRef) {
+    /// Routes a woken green thread (of a scheduler: `task.shared` is set)
+    /// to its home worker. Takes the task alone, so the common case, a
+    /// wakeup on the home worker itself, touches no reference count.
+    pub(crate) fn schedule_woken(task: TaskRef) {
         let home = task.home.load(Ordering::Relaxed);
+        let Some(shared) = task.shared.as_deref() else {
+            debug_assert!(false, "scheduled a task without a scheduler");
+            return;
+        };
         if let Some(local) = context::worker() {
-            if local.index == home && std::ptr::eq(&*local.shared, self) {
+            if local.index == home && std::ptr::eq(&*local.shared, shared) {
                 local.push_woken(task);
                 return;
             }
         }
-        self.workers[home].inbox.push(task);
-        self.notify_worker(home);
+        // Another thread: the inbox, then a wakeup if the worker sleeps.
+        let shared = task.shared.clone().expect("checked above");
+        shared.workers[home].inbox.push(task);
+        shared.notify_worker(home);
     }
 
     /// Wakes worker `index` if it sleeps.
