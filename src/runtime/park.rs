@@ -365,14 +365,14 @@ fn decode(raw: u64) -> Option<Instant> {
 
 /// Schedules `task` if this unpark is the one that wakes it.
 pub(crate) fn unpark_task(task: &TaskRef) {
-    if task.notify() && task.shared.is_some() {
+    if task.notify() {
         scheduler::Shared::schedule_woken(task.clone());
     }
 }
 
 /// [`unpark_task`] for an owned reference (no extra count traffic).
 fn wake_task(task: TaskRef) {
-    if task.notify() && task.shared.is_some() {
+    if task.notify() {
         scheduler::Shared::schedule_woken(task);
     }
 }

@@ -123,15 +123,15 @@ impl Shared {
         self.notify_one();
     }
 
-    /// Routes a woken green thread (of a scheduler: `task.shared` is set)
-    /// to its home worker. Takes the task alone, so the common case, a
-    /// wakeup on the home worker itself, touches no reference count.
+    /// Routes a woken green thread to its home worker. Takes the task
+    /// alone, so the common case, a wakeup on the home worker itself,
+    /// touches no reference count. A `spawn_blocking` job has no scheduler
+    /// (and is never parked on one): nothing to do.
     pub(crate) fn schedule_woken(task: TaskRef) {
-        let home = task.home.load(Ordering::Relaxed);
         let Some(shared) = task.shared.as_deref() else {
-            debug_assert!(false, "scheduled a task without a scheduler");
             return;
         };
+        let home = task.home.load(Ordering::Relaxed);
         if let Some(local) = context::worker() {
             if local.index == home && std::ptr::eq(&*local.shared, shared) {
                 local.push_woken(task);
@@ -139,9 +139,12 @@ impl Shared {
             }
         }
         // Another thread: the inbox, then a wakeup if the worker sleeps.
-        let shared = task.shared.clone().expect("checked above");
-        shared.workers[home].inbox.push(task);
-        shared.notify_worker(home);
+        // The task moves into the inbox, so hold the scheduler by a
+        // reference of its own (only this cross-thread path pays for it).
+        if let Some(shared) = task.shared.clone() {
+            shared.workers[home].inbox.push(task);
+            shared.notify_worker(home);
+        }
     }
 
     /// Wakes worker `index` if it sleeps.
