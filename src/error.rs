@@ -4,15 +4,6 @@ use std::any::Any;
 use std::fmt;
 use std::io;
 
-/// Payload of the unwinding that cancellation starts at a park point.
-/// Private: only a green thread's top frame ever sees it.
-pub(crate) struct Cancelled;
-
-/// Payload of the unwinding that an expired scoped deadline starts at a
-/// park point whose call has no timeout error. Private: only
-/// [`crate::timeout`] catches it.
-pub(crate) struct ScopeExpired;
-
 /// The deadline of [`crate::timeout`] passed before its closure returned.
 ///
 /// Converts into an [`io::Error`] of kind [`io::ErrorKind::TimedOut`], so
@@ -69,7 +60,7 @@ enum Repr {
 
 impl JoinError {
     pub(crate) fn from_panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
-        if payload.is::<Cancelled>() {
+        if payload.is::<crate::runtime::interrupt::Cancelled>() {
             return JoinError::cancelled();
         }
         JoinError {

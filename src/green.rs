@@ -14,14 +14,12 @@ use parking_lot::Mutex;
 
 use crate::error::JoinError;
 use crate::runtime::coroutine::{self, Suspend};
+use crate::runtime::interrupt;
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::NewTask;
 use crate::runtime::task::{self, Header, Run, Task, TaskRef};
-use crate::runtime::Handle;
+use crate::runtime::{abort, Handle, Runtime, MAX_STACK_SIZE};
 use crate::scope::ScopeData;
-
-/// Largest stack a green thread may ask for.
-pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
 
 /// Spawns a green thread running `f` on the current runtime, returning a
 /// handle to join it.
@@ -160,13 +158,6 @@ impl Builder {
 /// the green thread's allocation.
 const MAX_INLINE_CLOSURE: usize = 256;
 
-/// Ends the process after a panic that nothing can report.
-#[cold]
-pub(crate) fn abort(what: &str) -> ! {
-    eprintln!("verdant: fatal: {what}; aborting");
-    std::process::abort()
-}
-
 /// The body of a green thread: its function until it runs, then its
 /// outcome until `join` takes it.
 ///
@@ -270,7 +261,7 @@ where
             let returned = catch_unwind(AssertUnwindSafe(f));
             // From here on its destructors (result, locals) may park
             // without being interrupted.
-            header.finishing.store(true, std::sync::atomic::Ordering::Relaxed);
+            header.set_finishing();
             let outcome = match returned {
                 // Cancelled, but its code swallowed the cancellation and
                 // returned: still report it as cancelled.
@@ -343,7 +334,7 @@ pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>) -> bool {
         let done = wait_with(task, deadline, park::park_deferring_cancel);
         if done {
             if let Some(me) = park::current_task() {
-                park::check_cancelled(&me);
+                interrupt::check_cancelled(&me);
             }
         }
         return done;
@@ -353,7 +344,7 @@ pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>) -> bool {
 
 /// Waits for `task` to complete, ignoring cancellation and scoped
 /// deadlines meanwhile (the caller re-raises them afterwards with
-/// `park::check_interrupts`): for `scope`, which must not unwind while
+/// `interrupt::check_interrupts`): for `scope`, which must not unwind while
 /// threads borrowing its caller's stack still run.
 pub(crate) fn wait_complete_uninterruptible(task: &Header) {
     wait_with(task, None, park::park_uninterruptible);
@@ -617,7 +608,7 @@ pub fn current() -> Option<GreenThread> {
 #[inline]
 pub fn yield_now() {
     match coroutine::try_suspend(Suspend::Yield) {
-        Some(true) => park::cancelled_unwind(),
+        Some(true) => interrupt::cancelled_unwind(),
         Some(false) => {}
         None => std::thread::yield_now(),
     }
@@ -633,4 +624,74 @@ pub fn yield_now() {
 /// ```
 pub fn park() {
     park::park(None);
+}
+
+// Spawning is the green-thread API's business; the runtime layer below
+// knows tasks, not `JoinHandle`s.
+impl Runtime {
+    /// Spawns a green thread on this runtime (see [`crate::spawn`]).
+    ///
+    /// ```
+    /// let rt = verdant::Runtime::new().unwrap();
+    /// assert_eq!(rt.spawn(|| 7).join().unwrap(), 7);
+    /// ```
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle().spawn(f)
+    }
+
+    /// Runs `f` as a green thread of this runtime and blocks the caller
+    /// until it returns; a panic in `f` resumes in the caller.
+    ///
+    /// ```
+    /// let rt = verdant::Runtime::new().unwrap();
+    /// let sum = rt.block_on(|| {
+    ///     let hs: Vec<_> = (0..10).map(|i| verdant::spawn(move || i)).collect();
+    ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
+    /// });
+    /// assert_eq!(sum, 45);
+    /// ```
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle().block_on(f)
+    }
+}
+
+impl Handle {
+    /// Spawns a green thread on this runtime.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the runtime has shut down; use [`crate::Builder::spawn`]
+    /// to get an error instead.
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::Builder::new()
+            .spawn_on(self, f)
+            .unwrap_or_else(|e| panic!("verdant::spawn failed: {e}"))
+    }
+
+    /// See [`Runtime::block_on`].
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(v) => v,
+            Err(e) => match e.try_into_panic() {
+                Ok(payload) => interrupt::resume_unwind(payload),
+                Err(e) => panic!("verdant: block_on: {e}"),
+            },
+        }
+    }
 }

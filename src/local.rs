@@ -12,26 +12,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::runtime::context;
-
-/// One green thread's locals: (key, value) pairs, usually very few.
-#[derive(Default)]
-pub(crate) struct LocalMap {
-    values: Vec<(usize, Rc<dyn Any>)>,
-}
-
-impl LocalMap {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    fn get(&self, key: usize) -> Option<Rc<dyn Any>> {
-        self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
-    }
-
-    fn insert(&mut self, key: usize, value: Rc<dyn Any>) {
-        self.values.push((key, value));
-    }
-}
+use crate::runtime::locals::LocalMap;
 
 /// Runs `f` on the caller's map: its green thread's, else its OS thread's.
 /// No borrow is held while user code (an initialiser) runs.
@@ -58,7 +39,7 @@ pub(crate) fn drop_green_locals() {
     let Some(worker) = context::worker() else { return };
     for _ in 0..8 {
         match worker.with_locals(std::mem::take) {
-            Some(map) if !map.values.is_empty() => drop(map),
+            Some(map) if !map.is_empty() => drop(map),
             _ => return,
         }
     }

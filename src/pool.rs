@@ -13,8 +13,8 @@ use parking_lot::Mutex;
 
 use crate::green::JoinHandle;
 use crate::runtime::park::{self, Waiter};
+use crate::runtime::wait::WaitList;
 use crate::runtime::Handle;
-use crate::sync::wait_list::WaitList;
 
 struct State {
     size: usize,
@@ -231,7 +231,7 @@ impl Drop for SlotWait<'_> {
     fn drop(&mut self) {
         let mut st = self.0.state.lock();
         let dequeued = !st.slot_waiters.remove(self.1);
-        if dequeued && crate::runtime::park::is_unwinding() && st.running < st.size {
+        if dequeued && crate::runtime::interrupt::is_unwinding() && st.running < st.size {
             if let Some(w) = st.slot_waiters.pop() {
                 drop(st);
                 w.unpark();
@@ -298,7 +298,7 @@ fn join_or_resume<T>(h: JoinHandle<T>) -> T {
     match h.join() {
         Ok(v) => v,
         Err(e) => match e.try_into_panic() {
-            Ok(payload) => crate::runtime::park::resume_unwind(payload),
+            Ok(payload) => crate::runtime::interrupt::resume_unwind(payload),
             Err(e) => panic!("verdant: pooled green thread did not finish: {e}"),
         },
     }

@@ -77,10 +77,10 @@ where
     }
     // Now that nothing borrows from us, what was deferred may unwind.
     if result.is_ok() {
-        crate::runtime::park::check_interrupts();
+        crate::runtime::interrupt::check_interrupts();
     }
     match result {
-        Err(payload) => crate::runtime::park::resume_unwind(payload),
+        Err(payload) => crate::runtime::interrupt::resume_unwind(payload),
         Ok(_) if scope.data.a_thread_panicked.load(Ordering::Relaxed) => {
             panic!("a scoped green thread panicked")
         }

@@ -29,8 +29,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use crate::error::{Elapsed, ScopeExpired};
+use crate::error::Elapsed;
 use crate::green::JoinHandle;
+use crate::runtime::interrupt::{self, ElapsedUnwind};
 use crate::runtime::park::{self, Wake};
 
 /// Sleeps for at least `dur`, like `std::thread::sleep`, but parks only
@@ -46,7 +47,7 @@ pub fn sleep(dur: Duration) {
     match Instant::now().checked_add(dur) {
         Some(deadline) => sleep_until(deadline),
         // Further than the clock can count: until the scoped deadline.
-        None => while park::park_scoped(None) != Wake::ScopeExpired {},
+        None => while park::park_reporting(None) != Wake::Elapsed {},
     }
 }
 
@@ -60,7 +61,7 @@ pub fn sleep(dur: Duration) {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    while park::park_scoped(Some(deadline)) == Wake::Unparked {}
+    while park::park_reporting(Some(deadline)) == Wake::Unparked {}
 }
 
 /// Runs `f` with a deadline `dur` from now; `Err(Elapsed)` if the deadline
@@ -115,12 +116,12 @@ pub fn timeout_at<F, T>(deadline: Instant, f: F) -> Result<T, Elapsed>
 where
     F: FnOnce() -> T,
 {
-    let outer = park::scope_deadline();
+    let outer = interrupt::timeout_deadline();
     let effective = match outer {
         Some(o) if o < deadline => o,
         _ => deadline,
     };
-    park::set_scope_deadline(Some(effective));
+    interrupt::set_timeout_deadline(Some(effective));
     let restore = Restore(outer);
     let outcome = catch_unwind(AssertUnwindSafe(f));
     drop(restore);
@@ -128,13 +129,13 @@ where
     match outcome {
         Ok(_) if passed => Err(Elapsed::new()),
         Ok(v) => Ok(v),
-        Err(payload) if passed && payload.is::<ScopeExpired>() => {
+        Err(payload) if passed && payload.is::<ElapsedUnwind>() => {
             // This unwinding ends here.
-            park::clear_unwinding();
+            interrupt::clear_unwinding();
             Err(Elapsed::new())
         }
         // A user panic, a cancellation, or an outer deadline's expiry.
-        Err(payload) => park::resume_unwind(payload),
+        Err(payload) => interrupt::resume_unwind(payload),
     }
 }
 
@@ -143,7 +144,7 @@ struct Restore(Option<Instant>);
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        park::set_scope_deadline(self.0);
+        interrupt::set_timeout_deadline(self.0);
     }
 }
 

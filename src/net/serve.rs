@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::{TcpListener, TcpStream};
-use crate::error::Cancelled;
 use crate::green::JoinHandle;
+use crate::runtime::interrupt::Cancelled;
 use crate::runtime::park::{self, Waiter, Wake};
-use crate::sync::wait_list::WaitList;
+use crate::runtime::wait::WaitList;
 
 /// First backoff after a resource error in `accept` (Go's `http.Server`).
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -292,7 +292,7 @@ where
         Ok(Ok(())) => {}
         Ok(Err(e)) => eprintln!("verdant: serve: connection from {peer}: {e}"),
         // Cancellation must keep unwinding to the green thread's top frame.
-        Err(payload) if payload.is::<Cancelled>() => crate::runtime::park::resume_unwind(payload),
+        Err(payload) if payload.is::<Cancelled>() => crate::runtime::interrupt::resume_unwind(payload),
         // The panic hook has printed the message.
         Err(_) => eprintln!("verdant: serve: handler for {peer} panicked"),
     }

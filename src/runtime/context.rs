@@ -3,7 +3,7 @@
 //! Every access goes through an `#[inline(never)]` function that returns an
 //! owned value (or takes one), so no `LocalKey::with` closure ever spans a
 //! coroutine switch, and the compiler cannot keep a thread-local's address
-//! cached across one (DESIGN.md decision 8). A started green thread never
+//! cached across one (`docs/architecture.md`, "Thread-locals and switches"). A started green thread never
 //! changes OS thread, so what these return stays true for it until it ends.
 
 use std::cell::{Cell, RefCell};
@@ -17,22 +17,22 @@ thread_local! {
     static WORKER: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
     /// Address of the running coroutine's `Yielder`, 0 outside coroutines.
     static YIELDER: Cell<usize> = const { Cell::new(0) };
-    /// The scoped deadline (`verdant::timeout`) of this OS thread when it
+    /// The timeout deadline (`verdant::timeout`) of this OS thread when it
     /// is not running a green thread (green threads keep theirs in their
     /// `Header`).
-    static SCOPE_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static TIMEOUT_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// This OS thread's scoped deadline.
+/// This OS thread's timeout deadline.
 #[inline(never)]
-pub(crate) fn scope_deadline() -> Option<Instant> {
-    SCOPE_DEADLINE.with(Cell::get)
+pub(crate) fn timeout_deadline() -> Option<Instant> {
+    TIMEOUT_DEADLINE.with(Cell::get)
 }
 
-/// Replaces this OS thread's scoped deadline; returns the previous one.
+/// Replaces this OS thread's timeout deadline; returns the previous one.
 #[inline(never)]
-pub(crate) fn set_scope_deadline(deadline: Option<Instant>) -> Option<Instant> {
-    SCOPE_DEADLINE.with(|d| d.replace(deadline))
+pub(crate) fn set_timeout_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    TIMEOUT_DEADLINE.with(|d| d.replace(deadline))
 }
 
 /// The worker this OS thread runs, or `None` on a plain thread.

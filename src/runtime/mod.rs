@@ -5,9 +5,12 @@
 //! one explicitly with [`Runtime::builder`] to choose the worker count, the
 //! default stack size or the watchdog threshold, or to shut it down.
 
+pub(crate) mod blocking_pool;
 pub(crate) mod context;
 #[allow(unsafe_code)]
 pub(crate) mod coroutine;
+pub(crate) mod interrupt;
+pub(crate) mod locals;
 #[allow(unsafe_code)]
 pub(crate) mod overflow;
 mod panic_hook;
@@ -20,6 +23,7 @@ pub(crate) mod stack_pool;
 pub(crate) mod sys;
 pub(crate) mod task;
 pub(crate) mod timer;
+pub(crate) mod wait;
 mod watchdog;
 
 use std::fmt;
@@ -31,13 +35,22 @@ use std::time::Duration;
 use crossbeam_deque::Worker as Deque;
 use parking_lot::Mutex;
 
-use crate::blocking::BlockingPool;
-use crate::green::JoinHandle;
+use crate::runtime::blocking_pool::BlockingPool;
 use scheduler::{NewTask, Shared, WorkerShared};
 
 /// Default usable stack size of a green thread: 256 KiB of address space,
 /// of which only the touched pages cost memory.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// Largest stack a green thread may ask for.
+pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
+
+/// Ends the process after a panic that nothing can report.
+#[cold]
+pub(crate) fn abort(what: &str) -> ! {
+    eprintln!("verdant: fatal: {what}; aborting");
+    std::process::abort()
+}
 
 /// Runtime settings (see [`RuntimeBuilder`]).
 #[derive(Debug, Clone)]
@@ -49,7 +62,33 @@ pub(crate) struct Config {
     pub(crate) keep_resident_stacks: usize,
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
-    pub(crate) resolver: Option<crate::net::Resolver>,
+    /// Per-runtime settings of the layers above (the `net` resolver), by
+    /// type: the runtime stores them without knowing what they are.
+    pub(crate) extensions: Extensions,
+}
+
+/// A small type-indexed map of settings that layers above the runtime
+/// attach to it (see `Config::extensions`).
+#[derive(Clone, Default)]
+pub(crate) struct Extensions(Vec<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Extensions {
+    /// Sets the value of type `T`, replacing any earlier one.
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.0.retain(|v| !v.is::<T>());
+        self.0.push(Arc::new(value));
+    }
+
+    /// The value of type `T`, if one was set.
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.0.iter().find_map(|v| v.downcast_ref::<T>())
+    }
+}
+
+impl fmt::Debug for Extensions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Extensions({})", self.0.len())
+    }
 }
 
 impl Default for Config {
@@ -62,7 +101,7 @@ impl Default for Config {
             keep_resident_stacks: 1024,
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
-            resolver: None,
+            extensions: Extensions::default(),
         }
     }
 }
@@ -135,21 +174,9 @@ impl RuntimeBuilder {
         self
     }
 
-    /// The resolver that name lookups made on this runtime's green threads
-    /// use (`net::lookup_host`, and `connect("host:port")`), instead of the
-    /// global one (see [`crate::net::Resolver::global`] and its
-    /// `VERDANT_RESOLVER` variable).
-    ///
-    /// ```
-    /// use verdant::net::{Resolver, ResolverMode};
-    /// let rt = verdant::Runtime::builder()
-    ///     .resolver(Resolver::builder().mode(ResolverMode::System).build().unwrap())
-    ///     .build()
-    ///     .unwrap();
-    /// # drop(rt);
-    /// ```
-    pub fn resolver(mut self, resolver: crate::net::Resolver) -> Self {
-        self.config.resolver = Some(resolver);
+    /// Attaches a per-runtime setting of a layer above the runtime.
+    pub(crate) fn extension<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.config.extensions.insert(value);
         self
     }
 
@@ -258,39 +285,6 @@ impl Runtime {
         &self.handle
     }
 
-    /// Spawns a green thread on this runtime (see [`crate::spawn`]).
-    ///
-    /// ```
-    /// let rt = verdant::Runtime::new().unwrap();
-    /// assert_eq!(rt.spawn(|| 7).join().unwrap(), 7);
-    /// ```
-    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        self.handle.spawn(f)
-    }
-
-    /// Runs `f` as a green thread of this runtime and blocks the caller
-    /// until it returns; a panic in `f` resumes in the caller.
-    ///
-    /// ```
-    /// let rt = verdant::Runtime::new().unwrap();
-    /// let sum = rt.block_on(|| {
-    ///     let hs: Vec<_> = (0..10).map(|i| verdant::spawn(move || i)).collect();
-    ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<i32>()
-    /// });
-    /// assert_eq!(sum, 45);
-    /// ```
-    pub fn block_on<F, T>(&self, f: F) -> T
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        self.handle.block_on(f)
-    }
-
     /// Shuts the runtime down now (the same as dropping it).
     pub fn shutdown(self) {}
 }
@@ -303,11 +297,10 @@ fn validate(config: &Config) -> io::Result<()> {
     if config.max_blocking_threads == 0 {
         return invalid("max_blocking_threads must be at least 1".into());
     }
-    if !(4096..=crate::green::MAX_STACK_SIZE).contains(&config.stack_size) {
+    if !(4096..=MAX_STACK_SIZE).contains(&config.stack_size) {
         return invalid(format!(
             "stack size {} is outside 4096..={} bytes",
-            config.stack_size,
-            crate::green::MAX_STACK_SIZE
+            config.stack_size, MAX_STACK_SIZE
         ));
     }
     Ok(())
@@ -366,37 +359,6 @@ impl Handle {
         match context::worker() {
             Some(local) => f(&local.handle),
             None => f(global()),
-        }
-    }
-
-    /// Spawns a green thread on this runtime.
-    ///
-    /// # Panics
-    ///
-    /// Panics if the runtime has shut down; use [`crate::Builder::spawn`]
-    /// to get an error instead.
-    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        crate::Builder::new()
-            .spawn_on(self, f)
-            .unwrap_or_else(|e| panic!("verdant::spawn failed: {e}"))
-    }
-
-    /// See [`Runtime::block_on`].
-    pub fn block_on<F, T>(&self, f: F) -> T
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        match self.spawn(f).join() {
-            Ok(v) => v,
-            Err(e) => match e.try_into_panic() {
-                Ok(payload) => park::resume_unwind(payload),
-                Err(e) => panic!("verdant: block_on: {e}"),
-            },
         }
     }
 

@@ -13,7 +13,7 @@
 
 use std::sync::Once;
 
-use super::park;
+use super::interrupt;
 
 /// Installs the hook, once per process.
 pub(crate) fn install() {
@@ -21,7 +21,7 @@ pub(crate) fn install() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            park::mark_unwinding();
+            interrupt::mark_unwinding();
             previous(info);
         }));
     });

@@ -42,11 +42,13 @@
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::Mutex;
 
+use crate::runtime::interrupt;
 use crate::runtime::scheduler::Shared;
-use crate::sync::wait_list::WaitList;
+use crate::runtime::wait::WaitList;
 
 /// Running, or queued to run. No wakeup pending.
 const RUNNING: u8 = 0;
@@ -102,16 +104,17 @@ pub(crate) struct Header {
     /// Sequence number of the live timer of this thread, 0 when none
     /// (home worker only; see `runtime::time`).
     pub(crate) timer_seq: AtomicU64,
-    /// The scoped deadline of `verdant::timeout`, encoded by
-    /// `park::encode` (0 = none). Only the thread itself touches it.
-    pub(crate) scope_deadline: AtomicU64,
+    /// The timeout deadline of `verdant::timeout`, encoded by
+    /// `interrupt::encode_deadline` (0 = none). Only the thread itself
+    /// touches it.
+    timeout_deadline: AtomicU64,
     cancelled: AtomicBool,
     complete: AtomicBool,
-    /// Set where this thread starts unwinding (see `park::unwinding`).
-    pub(crate) unwinding: AtomicBool,
+    /// Set where this thread starts unwinding (see `interrupt::unwinding`).
+    unwinding: AtomicBool,
     /// Set once its function has returned: what remains (dropping its
     /// result and locals) is not interrupted by cancellation or deadlines.
-    pub(crate) finishing: AtomicBool,
+    finishing: AtomicBool,
     /// Who waits for `complete`: joiners, `wait_any`, scopes.
     pub(crate) joiners: Mutex<WaitList>,
     /// Why the thread never ran (no stack could be had), for `join`.
@@ -129,7 +132,7 @@ impl Header {
             home: AtomicUsize::new(UNSTARTED),
             slot: AtomicU32::new(0),
             timer_seq: AtomicU64::new(0),
-            scope_deadline: AtomicU64::new(0),
+            timeout_deadline: AtomicU64::new(0),
             cancelled: AtomicBool::new(false),
             complete: AtomicBool::new(false),
             unwinding: AtomicBool::new(false),
@@ -209,6 +212,37 @@ impl Header {
 
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Whether the thread's function has returned (see `interrupt`).
+    pub(crate) fn is_finishing(&self) -> bool {
+        self.finishing.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_finishing(&self) {
+        self.finishing.store(true, Ordering::Relaxed);
+    }
+
+    /// The thread's own unwinding flag (see `interrupt::unwinding`).
+    pub(crate) fn is_unwinding(&self) -> bool {
+        self.unwinding.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_unwinding(&self, on: bool) {
+        self.unwinding.store(on, Ordering::Relaxed);
+    }
+
+    /// The thread's `verdant::timeout` deadline.
+    pub(crate) fn timeout_deadline(&self) -> Option<Instant> {
+        interrupt::decode_deadline(self.timeout_deadline.load(Ordering::Relaxed))
+    }
+
+    /// Replaces it; returns the previous one.
+    pub(crate) fn set_timeout_deadline(&self, deadline: Option<Instant>) -> Option<Instant> {
+        let old = self
+            .timeout_deadline
+            .swap(interrupt::encode_deadline(deadline), Ordering::Relaxed);
+        interrupt::decode_deadline(old)
     }
 
     pub(crate) fn is_complete(&self) -> bool {

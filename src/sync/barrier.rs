@@ -4,8 +4,8 @@ use std::fmt;
 
 use parking_lot::Mutex;
 
-use crate::sync::wait::{self, Until};
-use crate::sync::wait_list::WaitList;
+use crate::runtime::wait::WaitList;
+use crate::runtime::wait::{self, Until};
 
 struct State {
     arrived: usize,

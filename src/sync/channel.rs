@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::runtime::park::Waiter;
-use crate::sync::wait::{self, Until};
-use crate::sync::wait_list::WaitList;
+use crate::runtime::wait::WaitList;
+use crate::runtime::wait::{self, Until};
 
 pub(crate) struct State<T> {
     queue: VecDeque<T>,

@@ -31,9 +31,6 @@
 //! `parking_lot`'s choice, and cancellation (which unwinds) would otherwise
 //! poison every lock a cancelled thread held.
 
-pub(crate) mod wait;
-pub(crate) mod wait_list;
-
 mod barrier;
 mod channel;
 mod event;

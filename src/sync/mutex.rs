@@ -20,8 +20,8 @@ use std::time::Duration;
 use parking_lot::Mutex as RawMutex;
 
 use crate::runtime::park::{self, Waiter, Wake};
-use crate::sync::wait::{self, Registration, Until};
-use crate::sync::wait_list::WaitList;
+use crate::runtime::wait::WaitList;
+use crate::runtime::wait::{self, Registration, Until};
 
 /// The waiters of one lock (and what they wait for).
 #[derive(Debug, Default)]
@@ -529,7 +529,7 @@ impl Condvar {
         };
         let wake = match until {
             Until::Forever => park::park(None),
-            Until::Deadline(d) => park::park_scoped(d),
+            Until::Deadline(d) => park::park_reporting(d),
         };
         let (list, notified) = reg.finish_notified();
         drop(list);

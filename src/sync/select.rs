@@ -197,7 +197,7 @@ impl<'a, R> Select<'a, R> {
             let reg = Registered { arms: &self.arms, keys };
             let wake = match deadline {
                 None => park::park(None),
-                Some(d) => park::park_scoped(d),
+                Some(d) => park::park_reporting(d),
             };
             drop(reg);
             if wake != Wake::Unparked {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::sync::wait::{self, Until};
-use crate::sync::wait_list::WaitList;
+use crate::runtime::wait::WaitList;
+use crate::runtime::wait::{self, Until};
 
 #[derive(Debug)]
 struct State {

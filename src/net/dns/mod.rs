@@ -163,11 +163,30 @@ pub fn lookup_host(host: &str) -> io::Result<LookupHost> {
     with_current(|r| r.lookup_ip(host))
 }
 
+impl crate::RuntimeBuilder {
+    /// The resolver that name lookups made on this runtime's green threads
+    /// use (`net::lookup_host`, and `connect("host:port")`), instead of the
+    /// global one (see [`crate::net::Resolver::global`] and its
+    /// `VERDANT_RESOLVER` variable).
+    ///
+    /// ```
+    /// use verdant::net::{Resolver, ResolverMode};
+    /// let rt = verdant::Runtime::builder()
+    ///     .resolver(Resolver::builder().mode(ResolverMode::System).build().unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn resolver(self, resolver: Resolver) -> Self {
+        self.extension(resolver)
+    }
+}
+
 /// Runs `f` with the resolver of the calling green thread's runtime, if it
 /// was built with one ([`crate::RuntimeBuilder::resolver`]), else with the
 /// global one.
 fn with_current<R>(f: impl FnOnce(&Resolver) -> R) -> R {
-    match crate::runtime::context::worker().and_then(|w| w.shared.config.resolver.clone()) {
+    match crate::runtime::context::worker().and_then(|w| w.shared.config.extensions.get::<Resolver>().cloned()) {
         Some(resolver) => f(&resolver),
         None => f(Resolver::global()),
     }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::runtime::park::Waiter;
-use crate::sync::wait_list::WaitList;
+use crate::runtime::wait::WaitList;
 
 /// Token of each worker's `mio::Waker`.
 pub(crate) const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);

@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 
 use super::{Ready, ScheduledIo};
 use crate::error::Elapsed;
+use crate::runtime::interrupt;
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::Shared;
 use crate::runtime::{context, sys};
@@ -96,7 +97,7 @@ impl Registration {
         let Some(task) = park::current_task() else {
             // A plain OS thread: poll(2), bounded by the earlier of the
             // call's deadline and its scoped one.
-            let scope = park::scope_deadline().filter(|s| deadline.is_none_or(|d| *s < d));
+            let scope = interrupt::timeout_deadline().filter(|s| deadline.is_none_or(|d| *s < d));
             return match sys::poll_fd(self.fd, interest == Interest::Read, scope.or(deadline)) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut && scope.is_some() => Err(Elapsed::new().into()),
                 r => r,
@@ -116,14 +117,14 @@ impl Registration {
         let guard = CancelWait { io, dir, key };
         // A scoped deadline (`verdant::timeout`) fails the I/O with
         // `TimedOut` like the call's own deadline.
-        let wake = park::park_scoped(deadline);
+        let wake = park::park_reporting(deadline);
         drop(guard);
         match wake {
             Wake::Unparked => Ok(()),
             Wake::TimedOut => Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out")),
             // Distinguishable from the socket's own timeout (which the net
             // layer reports as std does, `WouldBlock`): it carries `Elapsed`.
-            Wake::ScopeExpired => Err(Elapsed::new().into()),
+            Wake::Elapsed => Err(Elapsed::new().into()),
         }
     }
 

@@ -45,7 +45,7 @@ use std::sync::Arc;
 use crossbeam_deque::{Injector, Stealer};
 use parking_lot::Mutex;
 
-use crate::blocking::BlockingPool;
+use crate::runtime::blocking_pool::BlockingPool;
 use crate::runtime::context;
 use crate::runtime::reactor::IoSlab;
 use crate::runtime::task::{Header, TaskRef};

@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Steal, Worker as Deque};
 
 use super::{NewTask, Shared};
-use crate::local::LocalMap;
 use crate::runtime::coroutine::{Green, Resumed, Suspend};
+use crate::runtime::locals::LocalMap;
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
@@ -560,7 +560,7 @@ pub(crate) fn main(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, pol
     // a runtime bug, and a worker that silently died would strand every
     // green thread pinned to it. Fail loudly instead.
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| local.run())).is_err() {
-        crate::green::abort(&format!("worker {index} of the runtime panicked (a bug in verdant)"));
+        crate::runtime::abort(&format!("worker {index} of the runtime panicked (a bug in verdant)"));
     }
     context::set_worker(None);
 }

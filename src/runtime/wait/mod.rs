@@ -1,7 +1,7 @@
 //! The waiting loop every primitive shares, written once.
 //!
 //! A primitive keeps its state and its [`WaitList`]s under one
-//! `parking_lot::Mutex`. [`wait_while`] is the loop of `wait_list`'s module
+//! `parking_lot::Mutex`. [`wait_while`] is the loop of `list`'s module
 //! docs: check the condition under the lock, enqueue the caller, unlock,
 //! park, relock, dequeue, re-check. A [`Registration`] guard dequeues the
 //! waiter if `park` unwinds (cancellation, scoped deadline) and, if a
@@ -13,7 +13,9 @@ use std::time::Instant;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::runtime::park::{self, Waiter, Wake};
-use crate::sync::wait_list::WaitList;
+mod list;
+
+pub(crate) use list::WaitList;
 
 /// Selects one wait list of a primitive's state.
 pub(crate) type ListOf<S> = fn(&mut S) -> &mut WaitList;
@@ -59,7 +61,7 @@ pub(crate) fn wait_while<'a, S>(
         };
         let wake = match until {
             Until::Forever => park::park(None),
-            Until::Deadline(d) => park::park_scoped(d),
+            Until::Deadline(d) => park::park_reporting(d),
         };
         guard = reg.finish();
         if wake != Wake::Unparked && blocked(&mut guard) {

@@ -1,0 +1,182 @@
+//! Interrupts: what may end a green thread's wait early, in one place.
+//!
+//! Three things can interrupt a wait besides its own wakeup, and all three
+//! are decided here, at the park point (`park` calls in; nothing else
+//! does):
+//!
+//! * **Cancellation** (`JoinHandle::cancel`): the thread unwinds from its
+//!   next park point with the private payload [`Cancelled`], which its top
+//!   frame turns into `JoinError::Cancelled` (see `docs/architecture.md`,
+//!   "Cancellation unwinds").
+//! * **The timeout deadline** of [`crate::timeout`]: a field of the green
+//!   thread's `Header` (a thread-local in `context` on a plain OS thread).
+//!   Calls that can report a timeout error see it as `Wake::Elapsed`;
+//!   calls whose std-mirroring signature has none unwind with the private
+//!   payload [`ElapsedUnwind`], which only `timeout` catches (eventlet's
+//!   `Timeout` exception, in Rust).
+//! * **Unwinding**: while a green thread is already unwinding (a destructor
+//!   that parks on the way out), neither of the above applies: a second
+//!   unwind from inside a destructor would abort the process.
+//!
+//! # How unwinding is tracked
+//!
+//! `std::thread::panicking()` alone cannot tell whether a *green* thread
+//! unwinds: its count belongs to the OS thread, so while one green thread
+//! of a worker is parked in a destructor halfway through its unwinding,
+//! every other green thread of that worker would look as if it were
+//! unwinding too. The runtime therefore flags the thread itself where an
+//! unwinding starts (its own unwinds here, user panics in the panic hook,
+//! see `panic_hook`); the flag counts only while some unwinding is in
+//! progress on this OS thread, so a panic the thread caught and moved on
+//! from clears itself. An interrupt held back only because of a stale flag
+//! is deferred, never dropped (see `park::park_green`).
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::runtime::context;
+use crate::runtime::park::current_task;
+use crate::runtime::task::Header;
+
+/// Payload of the unwinding that cancellation starts at a park point.
+/// Private: only a green thread's top frame ever sees it.
+pub(crate) struct Cancelled;
+
+/// Payload of the unwinding that an elapsed [`crate::timeout`] starts at a
+/// park point whose call has no timeout error. Private: only
+/// [`crate::timeout`] catches it.
+pub(crate) struct ElapsedUnwind;
+
+/// Whether the green thread `task` is unwinding (a panic, a cancellation,
+/// an elapsed timeout), or finishing (its function has returned: dropping
+/// its result and locals is not interrupted either).
+pub(crate) fn unwinding(task: &Header) -> bool {
+    if task.is_finishing() {
+        return true;
+    }
+    if !std::thread::panicking() {
+        task.set_unwinding(false);
+        return false;
+    }
+    task.is_unwinding()
+}
+
+/// [`unwinding`] for the caller: its green thread's flag, or on a plain OS
+/// thread `std::thread::panicking()` (exact there).
+pub(crate) fn is_unwinding() -> bool {
+    match current_task() {
+        Some(task) => unwinding(&task),
+        None => std::thread::panicking(),
+    }
+}
+
+/// Clears the flag once the caller has caught its own unwinding
+/// (`timeout` catching its elapsed deadline).
+pub(crate) fn clear_unwinding() {
+    if let Some(task) = current_task() {
+        task.set_unwinding(false);
+    }
+}
+
+/// Marks the calling green thread as unwinding (see [`unwinding`]). Never
+/// panics: it also runs inside the panic hook.
+pub(crate) fn mark_unwinding() {
+    if let Some(task) = context::try_worker().and_then(|w| w.current_task()) {
+        task.set_unwinding(true);
+    }
+}
+
+/// Re-raises a caught unwinding (a panic, a cancellation, an elapsed
+/// timeout) after marking the thread as unwinding: `std::panic::
+/// resume_unwind` skips the panic hook, so without this a destructor that
+/// parks on the way out could be interrupted and abort the process.
+pub(crate) fn resume_unwind(payload: Box<dyn std::any::Any + Send>) -> ! {
+    mark_unwinding();
+    std::panic::resume_unwind(payload)
+}
+
+/// Unwinds out of the green thread if it has been cancelled.
+#[inline]
+pub(crate) fn check_cancelled(task: &Header) {
+    if task.is_cancelled() {
+        cancelled_unwind();
+    }
+}
+
+/// Unwinds if the calling green thread was cancelled or its timeout
+/// deadline has passed (after an uninterruptible wait).
+pub(crate) fn check_interrupts() {
+    if let Some(task) = current_task() {
+        check_cancelled(&task);
+    }
+    if timeout_deadline().is_some_and(|d| Instant::now() >= d) && !is_unwinding() {
+        elapsed_unwind();
+    }
+}
+
+/// Starts the unwinding of a cancelled green thread, unless it is unwinding
+/// already: a destructor that parks during that unwinding (closing a
+/// socket, releasing a lock) must be allowed to finish, since a second
+/// unwind from inside it would abort the process.
+#[cold]
+pub(crate) fn cancelled_unwind() {
+    if is_unwinding() {
+        return;
+    }
+    mark_unwinding();
+    // `resume_unwind` skips the panic hook: a cancellation is not a panic
+    // and prints nothing. The thread's top frame turns it into
+    // `JoinError::Cancelled`.
+    std::panic::resume_unwind(Box::new(Cancelled))
+}
+
+/// Unwinds out of the innermost [`crate::timeout`] whose deadline passed.
+#[cold]
+pub(crate) fn elapsed_unwind() -> ! {
+    mark_unwinding();
+    // Like cancellation: `resume_unwind` skips the panic hook.
+    std::panic::resume_unwind(Box::new(ElapsedUnwind))
+}
+
+/// The caller's timeout deadline (set by [`crate::timeout`]), if any.
+pub(crate) fn timeout_deadline() -> Option<Instant> {
+    match current_task() {
+        Some(task) => task.timeout_deadline(),
+        None => context::timeout_deadline(),
+    }
+}
+
+/// Replaces the caller's timeout deadline; returns the previous one.
+pub(crate) fn set_timeout_deadline(deadline: Option<Instant>) -> Option<Instant> {
+    match current_task() {
+        Some(task) => task.set_timeout_deadline(deadline),
+        None => context::set_timeout_deadline(deadline),
+    }
+}
+
+/// The instant deadlines stored in a `Header` are counted from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Encodes a deadline into one word: nanoseconds since [`epoch`] plus one,
+/// so that 0 means "none". A deadline before the epoch is in the past
+/// anyway and becomes the epoch itself.
+pub(crate) fn encode_deadline(deadline: Option<Instant>) -> u64 {
+    match deadline {
+        None => 0,
+        Some(d) => {
+            let nanos = d.saturating_duration_since(epoch()).as_nanos();
+            u64::try_from(nanos).unwrap_or(u64::MAX - 1).saturating_add(1)
+        }
+    }
+}
+
+/// The inverse of [`encode_deadline`].
+pub(crate) fn decode_deadline(raw: u64) -> Option<Instant> {
+    match raw {
+        0 => None,
+        n => Some(epoch() + Duration::from_nanos(n - 1)),
+    }
+}
