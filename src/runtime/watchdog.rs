@@ -76,7 +76,7 @@ fn watch(shared: &Shared, threshold: Duration, stop: &(Mutex<bool>, Condvar)) {
                      without parking or yielding (a blocking call or a CPU loop? see spawn_blocking)"
                 );
                 if !w.stealer.is_empty() {
-                    shared.notify_one();
+                    shared.idle.notify_one();
                 }
             }
         }

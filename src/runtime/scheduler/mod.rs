@@ -12,34 +12,24 @@
 //!   unpark (same worker)  ──▶ LIFO slot / run queue ──▶ resume ──▶ park/yield/finish
 //! ```
 //!
-//! **Decision 1 of DESIGN.md**: only *unstarted* green threads move between
-//! workers (a `Task` whose body holds a `Send` closure, nothing more). A
-//! started green thread lives on its home worker until it finishes: its
-//! stack may hold addresses of that OS thread's thread-locals, so wakeups
-//! are routed home through the worker's inbox.
+//! Only *unstarted* green threads move between workers (a `Task` whose
+//! body holds a `Send` closure, nothing more). A started green thread lives
+//! on its home worker until it finishes: its stack may hold addresses of
+//! that OS thread's thread-locals, so wakeups are routed home through the
+//! worker's inbox (`docs/architecture.md`, "Why started threads never
+//! migrate").
 //!
-//! # Sleeping and waking workers (no lost wakeups)
-//!
-//! A worker with nothing to do:
-//! 1. sets its `sleeping` flag and increments `num_sleeping`;
-//! 2. full fence, then looks once more at everything it could run (its inbox,
-//!    the injector, every deque);
-//! 3. finds work: clears its own flag (if still set) and runs it; else blocks
-//!    in its reactor's `epoll_wait` until an event, its next timer, or its
-//!    `mio::Waker`.
-//!
-//! Whoever makes work available pushes it, issues a full fence, and then
-//! wakes a worker whose flag it manages to clear (`swap(false)`): the
-//! targeted home worker for an inbox push, any sleeper for new work. By the
-//! two fences, either the sleeper's step 2 sees the work or the pusher sees
-//! the flag. The party that clears a flag owns the `num_sleeping` decrement,
-//! so each sleep is counted out exactly once; an extra eventfd write only
-//! costs a spurious return from `epoll_wait`.
+//! The files: `worker` (the loop), `queue` (run queues and stealing),
+//! `idle` (sleeping and waking workers), `slab` (the coroutines a worker
+//! owns, resumed by slot).
 
+mod idle;
+mod queue;
+mod slab;
 pub(crate) mod worker;
 
 use std::collections::HashMap;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_deque::{Injector, Stealer};
@@ -50,6 +40,7 @@ use crate::runtime::context;
 use crate::runtime::reactor::IoSlab;
 use crate::runtime::task::{Header, TaskRef};
 use crate::runtime::Config;
+use idle::Idle;
 
 /// A green thread that has not run yet (its function is in its body).
 /// Whoever holds it runs the thread or drops it unrun: exactly once.
@@ -63,8 +54,6 @@ pub(crate) struct WorkerShared {
     pub(crate) inbox: Injector<TaskRef>,
     /// Steals unstarted green threads from this worker's deque.
     pub(crate) stealer: Stealer<NewTask>,
-    sleeping: AtomicBool,
-    waker: mio::Waker,
     /// This worker's epoll set (for deregistration from any thread).
     pub(crate) registry: mio::Registry,
     /// The I/O sources registered with this worker's reactor, by token.
@@ -79,8 +68,8 @@ pub(crate) struct WorkerShared {
 pub(crate) struct Shared {
     pub(crate) workers: Box<[WorkerShared]>,
     pub(crate) injector: Injector<NewTask>,
-    num_sleeping: AtomicUsize,
-    next_victim: AtomicUsize,
+    /// Which workers sleep, and how to wake them.
+    pub(crate) idle: Idle,
     shutdown: AtomicBool,
     /// Set once every worker has exited (after `shutdown`).
     stopped: AtomicBool,
@@ -94,12 +83,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(workers: Vec<WorkerShared>, config: Config) -> Shared {
+    pub(crate) fn new(workers: Vec<(WorkerShared, mio::Waker)>, config: Config) -> Shared {
+        let (workers, wakers): (Vec<_>, Vec<_>) = workers.into_iter().unzip();
         Shared {
             workers: workers.into_boxed_slice(),
             injector: Injector::new(),
-            num_sleeping: AtomicUsize::new(0),
-            next_victim: AtomicUsize::new(0),
+            idle: Idle::new(wakers),
             shutdown: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             live: AtomicUsize::new(0),
@@ -120,7 +109,7 @@ impl Shared {
             Some(local) if Arc::ptr_eq(&local.shared, self) => local.push_new(new),
             _ => self.injector.push(new),
         }
-        self.notify_one();
+        self.idle.notify_one();
     }
 
     /// Routes a woken green thread to its home worker. Takes the task
@@ -143,61 +132,7 @@ impl Shared {
         // reference of its own (only this cross-thread path pays for it).
         if let Some(shared) = task.shared.clone() {
             shared.workers[home].inbox.push(task);
-            shared.notify_worker(home);
-        }
-    }
-
-    /// Wakes worker `index` if it sleeps.
-    pub(crate) fn notify_worker(&self, index: usize) {
-        fence(Ordering::SeqCst);
-        self.wake_if_sleeping(index);
-    }
-
-    /// Wakes one sleeping worker, if any, to look for new work.
-    pub(crate) fn notify_one(&self) {
-        fence(Ordering::SeqCst);
-        if self.num_sleeping.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let n = self.workers.len();
-        let start = self.next_victim.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if self.wake_if_sleeping((start + i) % n) {
-                return;
-            }
-        }
-    }
-
-    /// Wakes every worker (shutdown).
-    pub(crate) fn notify_all(&self) {
-        fence(Ordering::SeqCst);
-        for i in 0..self.workers.len() {
-            self.wake_if_sleeping(i);
-        }
-    }
-
-    fn wake_if_sleeping(&self, index: usize) -> bool {
-        let w = &self.workers[index];
-        if w.sleeping.load(Ordering::Relaxed) && w.sleeping.swap(false, Ordering::AcqRel) {
-            self.num_sleeping.fetch_sub(1, Ordering::AcqRel);
-            // An error here means the eventfd is gone: the worker is exiting.
-            let _ = w.waker.wake();
-            return true;
-        }
-        false
-    }
-
-    /// Step 1 of going to sleep (see the module docs).
-    pub(crate) fn sleep_begin(&self, index: usize) {
-        self.workers[index].sleeping.store(true, Ordering::Relaxed);
-        self.num_sleeping.fetch_add(1, Ordering::AcqRel);
-        fence(Ordering::SeqCst);
-    }
-
-    /// Undoes `sleep_begin` unless a waker already did.
-    pub(crate) fn sleep_end(&self, index: usize) {
-        if self.workers[index].sleeping.swap(false, Ordering::AcqRel) {
-            self.num_sleeping.fetch_sub(1, Ordering::AcqRel);
+            shared.idle.notify_worker(home);
         }
     }
 
@@ -220,7 +155,7 @@ impl Shared {
         // of `live`, one side sees the other (no worker sleeps through it).
         if self.live.fetch_sub(1, Ordering::SeqCst) == 1 && self.shutdown.load(Ordering::SeqCst) {
             // The last one: every worker may leave now.
-            self.notify_all();
+            self.idle.notify_all();
         }
     }
 
@@ -235,7 +170,7 @@ impl Shared {
 
     pub(crate) fn begin_shutdown(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
-        self.notify_all();
+        self.idle.notify_all();
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -271,16 +206,18 @@ impl Shared {
 }
 
 impl WorkerShared {
-    pub(crate) fn new(poll: &mio::Poll, stealer: Stealer<NewTask>) -> std::io::Result<WorkerShared> {
-        Ok(WorkerShared {
+    /// The shared half of a worker whose reactor is `poll`, and the waker
+    /// that interrupts that reactor.
+    pub(crate) fn new(poll: &mio::Poll, stealer: Stealer<NewTask>) -> std::io::Result<(WorkerShared, mio::Waker)> {
+        let waker = mio::Waker::new(poll.registry(), crate::runtime::reactor::WAKE_TOKEN)?;
+        let shared = WorkerShared {
             inbox: Injector::new(),
             stealer,
-            sleeping: AtomicBool::new(false),
-            waker: mio::Waker::new(poll.registry(), crate::runtime::reactor::WAKE_TOKEN)?,
             registry: poll.registry().try_clone()?,
             io: Mutex::new(IoSlab::default()),
             switches: AtomicU64::new(0),
             running: AtomicU64::new(0),
-        })
+        };
+        Ok((shared, waker))
     }
 }

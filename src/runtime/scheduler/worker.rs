@@ -9,14 +9,14 @@
 //!    injector, then stealing), so threads that keep yielding cannot starve
 //!    unstarted ones or the injector;
 //! 2. the LIFO slot: the thread most recently woken by a thread of this
-//!    worker (message-passing locality), at most [`MAX_LIFO_STREAK`] times
-//!    in a row;
+//!    worker (message-passing locality), a few times in a row at most
+//!    (see `queue`);
 //! 3. the run queue (woken and yielded threads, FIFO);
 //! 4. the inbox (threads woken from other OS threads);
 //! 5. new green threads: own deque, the injector, other workers' deques;
 //! 6. due timers and ready I/O (a non-blocking reactor poll);
 //! 7. nothing: sleep in `epoll_wait` until the next timer deadline
-//!    (see the sleeping protocol in `scheduler`).
+//!    (see the sleeping protocol in `idle`).
 //!
 //! Every [`MAINTENANCE_TICKS`] turns a busy worker also drains its inbox,
 //! fires due timers and polls its reactor without blocking, so I/O and
@@ -24,21 +24,23 @@
 //!
 //! # Ownership
 //!
-//! A started green thread's coroutine lives in this worker's slab and only
-//! this thread touches it: it is taken out of the slab while it runs and put
-//! back when it switches out. No `RefCell` borrow of this struct is held
-//! across a resume, since the green thread itself calls back into it
-//! (spawn, timers, the reactor).
+//! A started green thread's coroutine lives in this worker's slab (`slab`)
+//! and only this thread touches it: the worker resumes it in place, by slot,
+//! after checking the slot's occupant. No `RefCell` borrow of this struct
+//! is held across a resume except the coroutine's own cell, which
+//! green-thread code never touches: the green thread itself calls back
+//! into the worker (spawn, timers, the reactor).
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::{Steal, Worker as Deque};
+use crossbeam_deque::Worker as Deque;
 
+use super::queue::RunQueue;
+use super::slab::{Entry, Slab};
 use super::{NewTask, Shared};
 use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::locals::LocalMap;
@@ -53,8 +55,6 @@ use crate::runtime::{context, overflow};
 const MAINTENANCE_TICKS: u32 = 61;
 /// A busy worker prefers a new green thread this often.
 const FAIRNESS_TICKS: u32 = 31;
-/// How many times in a row the LIFO slot may jump the run queue.
-const MAX_LIFO_STREAK: u32 = 3;
 /// Rounds of ~32 pause instructions a worker spins before it sleeps.
 const SPIN_ROUNDS: u32 = 16;
 /// Free stacks an idle worker decommits per pass, and how soon it comes
@@ -63,53 +63,6 @@ const TRIM_BATCH: usize = 256;
 const TRIM_PAUSE: Duration = Duration::from_millis(5);
 /// Reactor events taken per poll.
 const EVENTS: usize = 1024;
-
-/// One slot of the slab. Allocated once per slot and reused by the green
-/// threads that occupy it in turn, so a switch moves no coroutine state:
-/// the worker resumes the `Green` in place, through its own `RefCell`
-/// (which green-thread code never touches).
-#[derive(Default)]
-struct Entry {
-    green: RefCell<Option<Green>>,
-    task: RefCell<Option<TaskRef>>,
-    locals: RefCell<LocalMap>,
-}
-
-/// The coroutines this worker owns, by slot.
-#[derive(Default)]
-struct Slab {
-    entries: Vec<Rc<Entry>>,
-    free: Vec<u32>,
-    len: usize,
-}
-
-impl Slab {
-    fn insert(&mut self, task: TaskRef, green: Green) -> (u32, Rc<Entry>) {
-        self.len += 1;
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.entries.push(Rc::default());
-            (self.entries.len() - 1) as u32
-        });
-        let entry = self.entries[slot as usize].clone();
-        *entry.task.borrow_mut() = Some(task);
-        *entry.green.borrow_mut() = Some(green);
-        (slot, entry)
-    }
-
-    /// Frees `slot` (its locals were dropped by the thread itself, see
-    /// `local::drop_green_locals`).
-    fn remove(&mut self, slot: u32) {
-        let entry = &self.entries[slot as usize];
-        entry.task.borrow_mut().take();
-        debug_assert!(entry.locals.borrow().is_empty());
-        self.len -= 1;
-        self.free.push(slot);
-    }
-
-    fn get(&self, slot: u32) -> Rc<Entry> {
-        self.entries[slot as usize].clone()
-    }
-}
 
 enum Next {
     Resume(TaskRef),
@@ -122,10 +75,7 @@ pub(crate) struct Local {
     pub(crate) shared: Arc<Shared>,
     /// The same runtime as a `Handle`, lent to spawns without cloning.
     pub(crate) handle: crate::runtime::Handle,
-    deque: Deque<NewTask>,
-    run_queue: RefCell<VecDeque<TaskRef>>,
-    lifo: RefCell<Option<TaskRef>>,
-    lifo_streak: Cell<u32>,
+    queue: RunQueue,
     /// The green thread running now and its slot (`Cell`s: read on every
     /// switch, never borrowed).
     current: Cell<Option<TaskRef>>,
@@ -149,10 +99,7 @@ impl Local {
             index,
             handle: crate::runtime::Handle { shared: shared.clone() },
             shared,
-            deque,
-            run_queue: RefCell::new(VecDeque::new()),
-            lifo: RefCell::new(None),
-            lifo_streak: Cell::new(0),
+            queue: RunQueue::new(deque),
             current: Cell::new(None),
             current_slot: Cell::new(None),
             deferred: RefCell::new(Vec::new()),
@@ -200,25 +147,18 @@ impl Local {
     /// Runs `f` on the green-thread-local map of the running green thread.
     pub(crate) fn with_locals<R>(&self, f: impl FnOnce(&mut LocalMap) -> R) -> Option<R> {
         let slot = self.current_slot.get()?;
-        let entry = self.slab.borrow().get(slot);
+        let entry = self.slab.borrow().entry(slot);
         let mut locals = entry.locals.borrow_mut();
         Some(f(&mut locals))
     }
 
     pub(crate) fn push_new(&self, new: NewTask) {
-        self.deque.push(new);
+        self.queue.push_new(new);
     }
 
     /// Queues a green thread of this worker that was just woken here.
     pub(crate) fn push_woken(&self, task: TaskRef) {
-        if self.current_slot.get().is_some() {
-            // Woken by a running green thread: run it next (LIFO slot).
-            if let Some(prev) = self.lifo.borrow_mut().replace(task) {
-                self.run_queue.borrow_mut().push_back(prev);
-            }
-        } else {
-            self.run_queue.borrow_mut().push_back(task);
-        }
+        self.queue.push_woken(task, self.current_slot.get().is_some());
     }
 
     pub(crate) fn add_timer(&self, deadline: Instant, task: &TaskRef) {
@@ -257,7 +197,7 @@ impl Local {
                 // Leave only once the whole runtime is done: a thread still
                 // unwinding elsewhere may be waiting on a socket registered
                 // with this worker's reactor.
-                None if self.shared.is_shutdown() && self.slab.borrow().len == 0 && self.shared.live() == 0 => return,
+                None if self.shared.is_shutdown() && self.slab.borrow().len() == 0 && self.shared.live() == 0 => return,
                 None => self.sleep(),
             }
         }
@@ -285,65 +225,11 @@ impl Local {
     }
 
     fn next_woken(&self) -> Option<TaskRef> {
-        if self.lifo_streak.get() < MAX_LIFO_STREAK {
-            if let Some(task) = self.lifo.borrow_mut().take() {
-                self.lifo_streak.set(self.lifo_streak.get() + 1);
-                return Some(task);
-            }
-        }
-        self.lifo_streak.set(0);
-        if let Some(task) = self.run_queue.borrow_mut().pop_front() {
-            return Some(task);
-        }
-        if let Some(task) = self.lifo.borrow_mut().take() {
-            return Some(task);
-        }
-        self.drain_inbox();
-        self.run_queue.borrow_mut().pop_front()
+        self.queue.next_woken(&self.shared.workers[self.index].inbox)
     }
 
-    fn drain_inbox(&self) -> usize {
-        let inbox = &self.shared.workers[self.index].inbox;
-        let mut n = 0;
-        let mut queue = self.run_queue.borrow_mut();
-        loop {
-            match inbox.steal() {
-                Steal::Success(task) => {
-                    queue.push_back(task);
-                    n += 1;
-                }
-                Steal::Retry => continue,
-                Steal::Empty => return n,
-            }
-        }
-    }
-
-    /// An unstarted green thread: own deque, injector, then other workers.
     fn find_new(&self) -> Option<NewTask> {
-        if let Some(new) = self.deque.pop() {
-            return Some(new);
-        }
-        let shared = &self.shared;
-        let steal = || {
-            std::iter::once(shared.injector.steal_batch_and_pop(&self.deque))
-                .chain(
-                    self.victims()
-                        .map(|i| shared.workers[i].stealer.steal_batch_and_pop(&self.deque)),
-                )
-                .collect::<Steal<NewTask>>()
-        };
-        loop {
-            match steal() {
-                Steal::Success(new) => return Some(new),
-                Steal::Empty => return None,
-                Steal::Retry => std::thread::yield_now(),
-            }
-        }
-    }
-
-    fn victims(&self) -> impl Iterator<Item = usize> + '_ {
-        let n = self.shared.workers.len();
-        (1..n).map(move |k| (self.index + k) % n)
+        self.queue.find_new(&self.shared, self.index)
     }
 
     /// Drains the inbox, fires due timers and polls the reactor without
@@ -352,7 +238,7 @@ impl Local {
         if self.shared.is_shutdown() {
             self.cancel_all();
         }
-        let mut n = self.drain_inbox();
+        let mut n = self.queue.drain_inbox(&self.shared.workers[self.index].inbox);
         if !self.timers.borrow().is_empty() {
             n += self.fire_timers();
         }
@@ -402,7 +288,7 @@ impl Local {
 
     /// Step 7: nothing to run. Sleep until work, I/O or the next timer.
     fn sleep(&self) {
-        if !self.run_queue.borrow().is_empty() || self.lifo.borrow().is_some() {
+        if self.queue.has_woken() {
             return;
         }
         if self.spin_for_work() {
@@ -416,14 +302,14 @@ impl Local {
             let soon = Instant::now() + TRIM_PAUSE;
             deadline = Some(deadline.map_or(soon, |d| d.min(soon)));
         }
-        self.shared.sleep_begin(self.index);
+        self.shared.idle.sleep_begin(self.index);
         if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
-            self.shared.sleep_end(self.index);
+            self.shared.idle.sleep_end(self.index);
             return;
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.poll_reactor(timeout);
-        self.shared.sleep_end(self.index);
+        self.shared.idle.sleep_end(self.index);
         self.fire_timers();
     }
 
@@ -445,13 +331,7 @@ impl Local {
     /// Cancels every green thread of this worker, once.
     fn cancel_all(&self) {
         if !self.cancelled_all.replace(true) {
-            let tasks: Vec<_> = self
-                .slab
-                .borrow()
-                .entries
-                .iter()
-                .filter_map(|e| e.task.borrow().clone())
-                .collect();
+            let tasks = self.slab.borrow().tasks();
             for task in tasks {
                 task.cancel();
                 Waiter::Green(task).unpark();
@@ -485,7 +365,7 @@ impl Local {
 
     fn resume(&self, task: TaskRef) {
         let slot = task.slot.load(Ordering::Relaxed);
-        let entry = self.slab.borrow().get(slot);
+        let entry = self.slab.borrow().get(slot, &task);
         self.switch_to(task, slot, &entry);
     }
 
@@ -516,7 +396,7 @@ impl Local {
             Resumed::Suspended(why) => {
                 drop(cell);
                 if why == Suspend::Yield || !task.finish_park() {
-                    self.run_queue.borrow_mut().push_back(task);
+                    self.queue.push_back(task);
                 }
             }
             Resumed::Finished => {
