@@ -8,8 +8,8 @@
 //! `max_blocking_threads` (further jobs queue, FIFO) and retire after
 //! 10 s idle.
 
-use crate::green::{JoinHandle, JoinInner, Packet};
-use crate::runtime::task::{self, Header};
+use crate::green::JoinHandle;
+use crate::runtime::task::{self, Spec};
 use crate::runtime::Handle;
 
 /// Runs `f` on a pool OS thread and returns a handle to join it.
@@ -27,8 +27,13 @@ where
     T: Send + 'static,
 {
     let handle = Handle::current();
-    let header = Header::new(task::next_id(), Some("blocking".into()), 0, None);
-    let task = Packet::task(header, f, None);
-    handle.blocking().submit(task.clone());
-    JoinHandle(JoinInner::new(task))
+    let spec = Spec {
+        name: Some("blocking".into()),
+        stack_size: 0,
+        shared: None,
+        unjoined_panic: None,
+    };
+    let (new, join) = task::parts(spec, f);
+    handle.blocking().submit(new);
+    JoinHandle(join)
 }

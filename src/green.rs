@@ -6,20 +6,16 @@
 use std::fmt;
 use std::io;
 use std::num::NonZeroU64;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
-
-use parking_lot::Mutex;
 
 use crate::error::JoinError;
 use crate::runtime::coroutine::{self, Suspend};
 use crate::runtime::interrupt;
-use crate::runtime::park::{self, Waiter, Wake};
-use crate::runtime::scheduler::NewTask;
-use crate::runtime::task::{self, Header, Run, Task, TaskRef};
-use crate::runtime::{abort, Handle, Runtime, MAX_STACK_SIZE};
-use crate::scope::ScopeData;
+use crate::runtime::park;
+use crate::runtime::task::{self, Header, JoinInner, Spec, TaskRef, Wait};
+use crate::runtime::{Handle, Runtime, MAX_STACK_SIZE};
 
 /// Spawns a green thread running `f` on the current runtime, returning a
 /// handle to join it.
@@ -107,23 +103,18 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let task = self.prepare(handle, f, None)?;
-        handle.submit(NewTask { task: task.clone() })?;
-        Ok(JoinHandle(JoinInner::new(task)))
+        let spec = self.spec(handle, None)?;
+        let (new, join) = if std::mem::size_of::<F>() > MAX_INLINE_CLOSURE {
+            task::parts(spec, boxed(f))
+        } else {
+            task::parts(spec, f)
+        };
+        handle.submit(new)?;
+        Ok(JoinHandle(join))
     }
 
-    /// Builds a green thread (header and body, one allocation) that runs
-    /// `f` and keeps its outcome for `join`.
-    pub(crate) fn prepare<'a, F, T>(
-        self,
-        handle: &Handle,
-        f: F,
-        scope: Option<Arc<ScopeData>>,
-    ) -> io::Result<Arc<Task<dyn Outcome<T> + 'a>>>
-    where
-        F: FnOnce() -> T + Send + 'a,
-        T: Send + 'a,
-    {
+    /// Checks the settings and turns them into a task's [`Spec`].
+    pub(crate) fn spec(self, handle: &Handle, unjoined_panic: Option<Arc<AtomicBool>>) -> io::Result<Spec> {
         if self.name.as_deref().is_some_and(|n| n.contains('\0')) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -137,295 +128,33 @@ impl Builder {
                 format!("green thread stack size {stack_size} is outside 4096..={MAX_STACK_SIZE} bytes"),
             ));
         }
-        let header = Header::new(
-            task::next_id(),
-            self.name.map(String::into_boxed_str),
+        Ok(Spec {
+            name: self.name.map(String::into_boxed_str),
             stack_size,
-            Some(handle.shared.clone()),
-        );
-        // The allocation can outlive the thread for a while (stale timer
-        // entries, wait lists): a closure with large captures goes in its
-        // own box, freed when the thread starts, rather than inline.
-        if std::mem::size_of::<F>() > MAX_INLINE_CLOSURE {
-            let boxed: Box<dyn FnOnce() -> T + Send + 'a> = Box::new(f);
-            return Ok(Packet::task(header, boxed, scope));
-        }
-        Ok(Packet::task(header, f, scope))
+            shared: Some(handle.shared.clone()),
+            unjoined_panic,
+        })
     }
 }
 
 /// Closures larger than this (bytes of captures) are boxed, not stored in
-/// the green thread's allocation.
-const MAX_INLINE_CLOSURE: usize = 256;
+/// the green thread's allocation: the allocation can outlive the thread for
+/// a while (stale timer entries, wait lists), a boxed closure is freed when
+/// the thread starts.
+pub(crate) const MAX_INLINE_CLOSURE: usize = 256;
 
-/// The body of a green thread: its function until it runs, then its
-/// outcome until `join` takes it.
-///
-/// It lives in the thread's [`Task`] allocation, which wait lists, timers
-/// and stale queue entries may keep alive for a while after the thread
-/// ended, so the outcome is not left to the allocation's drop. Whoever
-/// comes second drops it: the thread finishing after its handle was
-/// dropped (on its own stack, where a destructor may still park), or the
-/// handle dropped after the thread finished. For a scoped thread both
-/// happen within the scope, so values borrowed from it are never dropped
-/// after it (and `scope` only returns once every thread is complete, by
-/// which time its function has been consumed or dropped).
-///
-/// `Packet` must not get a `Drop` impl that touches `F` or `T`: the
-/// allocation of a scoped thread may be freed after its scope (see
-/// `Scope::spawn`). The closure's and the outcome's memory stays allocated
-/// as long as the task does; their values do not.
-pub(crate) struct Packet<F, T> {
-    slot: Mutex<Slot<F, T>>,
-    /// The scope of a scoped thread: told when a panic nobody joined is
-    /// dropped (it then panics, as `std::thread::scope` does).
-    scope: Option<Arc<ScopeData>>,
-}
-
-struct Slot<F, T> {
-    stage: Stage<F, T>,
-    /// The join handle is gone: nobody will take the outcome.
-    detached: bool,
-}
-
-enum Stage<F, T> {
-    /// Not started.
-    Unrun(F),
-    /// Running, or its function was dropped unrun: no outcome (yet).
-    Empty,
-    /// Finished; the outcome waits for `join`.
-    Done(Result<T, JoinError>),
-}
-
-/// The typed view of a green thread's body that its join handle has.
-pub(crate) trait Outcome<T>: Run {
-    /// The outcome of a finished thread, once.
-    fn take(&self) -> Option<Result<T, JoinError>>;
-    /// The handle is gone: drop the outcome now or when it comes.
-    fn detach(&self);
-}
-
-impl<F, T> Packet<F, T>
+/// `f` in a box of its own (see [`MAX_INLINE_CLOSURE`]).
+pub(crate) fn boxed<'a, F, T>(f: F) -> Box<dyn FnOnce() -> T + Send + 'a>
 where
-    F: FnOnce() -> T + Send,
-    T: Send,
+    F: FnOnce() -> T + Send + 'a,
 {
-    pub(crate) fn task(header: Header, f: F, scope: Option<Arc<ScopeData>>) -> Arc<Task<Packet<F, T>>> {
-        Arc::new(Task {
-            header,
-            body: Packet {
-                slot: Mutex::new(Slot {
-                    stage: Stage::Unrun(f),
-                    detached: false,
-                }),
-                scope,
-            },
-        })
-    }
-
-    /// Hands the outcome over, or drops it if nobody will take it.
-    fn store(&self, outcome: Result<T, JoinError>) {
-        let mut slot = self.slot.lock();
-        if slot.detached {
-            drop(slot);
-            self.discard(outcome);
-        } else {
-            slot.stage = Stage::Done(outcome);
-        }
-    }
-
-    /// Drops an outcome nobody joined.
-    fn discard(&self, outcome: Result<T, JoinError>) {
-        if let Some(scope) = &self.scope {
-            if matches!(&outcome, Err(e) if e.is_panic()) {
-                scope
-                    .a_thread_panicked
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-        drop(outcome);
-    }
-}
-
-impl<F, T> Run for Packet<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn run(&self, header: &Header) {
-        let f = match std::mem::replace(&mut self.slot.lock().stage, Stage::Empty) {
-            Stage::Unrun(f) => f,
-            _ => abort("a green thread was started twice (a bug in verdant)"),
-        };
-        let finish = move || {
-            let returned = catch_unwind(AssertUnwindSafe(f));
-            // From here on its destructors (result, locals) may park
-            // without being interrupted.
-            header.set_finishing();
-            let outcome = match returned {
-                // Cancelled, but its code swallowed the cancellation and
-                // returned: still report it as cancelled.
-                Ok(_) if header.is_cancelled() => Err(JoinError::cancelled()),
-                Ok(v) => Ok(v),
-                Err(payload) => Err(JoinError::from_panic(payload)),
-            };
-            // Its green-thread locals die with it, on its own stack, while
-            // it is still the running thread (their destructors may park).
-            crate::local::drop_green_locals();
-            // With the handle detached this drops the outcome too.
-            self.store(outcome);
-        };
-        // Nothing may unwind into the worker: a destructor that panics
-        // here (a result or a local dropped above) ends the process, as a
-        // panicking thread result does in std.
-        if catch_unwind(AssertUnwindSafe(finish)).is_err() {
-            abort("a green thread's result, panic payload or local panicked while being dropped");
-        }
-    }
-
-    fn drop_unrun(&self) {
-        let stage = std::mem::replace(&mut self.slot.lock().stage, Stage::Empty);
-        // Its captures are user values: a panic in their destructors is
-        // reported, not allowed to unwind into the runtime.
-        if catch_unwind(AssertUnwindSafe(move || drop(stage))).is_err() {
-            eprintln!("verdant: a value captured by a green thread that never ran panicked while being dropped");
-        }
-    }
-}
-
-impl<F, T> Outcome<T> for Packet<F, T>
-where
-    F: FnOnce() -> T + Send,
-    T: Send,
-{
-    fn take(&self) -> Option<Result<T, JoinError>> {
-        let mut slot = self.slot.lock();
-        match std::mem::replace(&mut slot.stage, Stage::Empty) {
-            Stage::Done(outcome) => Some(outcome),
-            other => {
-                slot.stage = other;
-                None
-            }
-        }
-    }
-
-    fn detach(&self) {
-        let mut slot = self.slot.lock();
-        slot.detached = true;
-        match std::mem::replace(&mut slot.stage, Stage::Empty) {
-            Stage::Done(outcome) => {
-                drop(slot);
-                self.discard(outcome);
-            }
-            other => slot.stage = other,
-        }
-    }
+    Box::new(f)
 }
 
 /// Blocks the caller (green or OS thread) until `task` completes or
 /// `deadline` passes. Returns whether it completed.
-///
-/// Waiting for a `spawn_blocking` job is not interrupted by a cancellation
-/// of the caller: the caller is cancelled when the job returns.
 pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>) -> bool {
-    // Blocking jobs have no scheduler: a green thread joining one is
-    // cancelled only once the blocking call has returned.
-    if task.shared.is_none() {
-        let done = wait_with(task, deadline, park::park_deferring_cancel);
-        if done {
-            if let Some(me) = park::current_task() {
-                interrupt::check_cancelled(&me);
-            }
-        }
-        return done;
-    }
-    wait_with(task, deadline, park::park)
-}
-
-/// Waits for `task` to complete, ignoring cancellation and scoped
-/// deadlines meanwhile (the caller re-raises them afterwards with
-/// `interrupt::check_interrupts`): for `scope`, which must not unwind while
-/// threads borrowing its caller's stack still run.
-pub(crate) fn wait_complete_uninterruptible(task: &Header) {
-    wait_with(task, None, park::park_uninterruptible);
-}
-
-fn wait_with(task: &Header, deadline: Option<Instant>, park: fn(Option<Instant>) -> Wake) -> bool {
-    loop {
-        if task.is_complete() {
-            return true;
-        }
-        let key = task.joiners.lock().push(Waiter::current());
-        let guard = Deregister { task, key };
-        if task.is_complete() {
-            continue;
-        }
-        let wake = park(deadline);
-        drop(guard);
-        if wake == Wake::TimedOut && !task.is_complete() {
-            return false;
-        }
-    }
-}
-
-struct Deregister<'a> {
-    task: &'a Header,
-    key: u64,
-}
-
-impl Drop for Deregister<'_> {
-    fn drop(&mut self) {
-        self.task.joiners.lock().remove(self.key);
-    }
-}
-
-/// The handle half shared by [`JoinHandle`] and scoped handles: the
-/// thread's [`Task`], seen through its typed body. Dropping it detaches.
-pub(crate) struct JoinInner<'a, T> {
-    pub(crate) task: Arc<Task<dyn Outcome<T> + 'a>>,
-    /// `join` ran: the thread is complete and its outcome taken, so there
-    /// is nothing left to detach.
-    joined: bool,
-}
-
-impl<'a, T> JoinInner<'a, T> {
-    pub(crate) fn new(task: Arc<Task<dyn Outcome<T> + 'a>>) -> Self {
-        JoinInner { task, joined: false }
-    }
-
-    pub(crate) fn join(mut self) -> Result<T, JoinError> {
-        wait_complete(&self.task, None);
-        self.joined = true;
-        match self.task.body.take() {
-            Some(outcome) => outcome,
-            None => match self.task.failure.lock().take() {
-                Some(e) => Err(JoinError::spawn(e)),
-                // Never ran: cancelled before it started, or its runtime
-                // shut down first.
-                None => Err(JoinError::cancelled()),
-            },
-        }
-    }
-
-    pub(crate) fn header(&self) -> &Header {
-        &self.task.header
-    }
-}
-
-impl<T> JoinInner<'static, T> {
-    pub(crate) fn thread(&self) -> GreenThread {
-        GreenThread {
-            task: self.task.clone(),
-        }
-    }
-}
-
-impl<T> Drop for JoinInner<'_, T> {
-    fn drop(&mut self) {
-        if !self.joined {
-            self.task.body.detach();
-        }
-    }
+    task::wait_complete(task, deadline, Wait::Interruptible)
 }
 
 /// An owned permission to join a green thread, like
@@ -458,7 +187,7 @@ impl<T> JoinHandle<T> {
     /// }
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.0.task.is_complete()
+        self.0.task().is_complete()
     }
 
     /// The green thread's id.
@@ -479,7 +208,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(h.thread().name(), Some("x"));
     /// ```
     pub fn thread(&self) -> GreenThread {
-        self.0.thread()
+        GreenThread::new(self.0.task().clone())
     }
 
     /// Asks the green thread to stop: it unwinds from its next park point
@@ -493,17 +222,14 @@ impl<T> JoinHandle<T> {
     /// assert!(h.join().unwrap_err().is_cancelled());
     /// ```
     pub fn cancel(&self) {
-        let task: TaskRef = self.0.task.clone();
-        cancel(&task);
+        cancel(self.0.task());
     }
 }
 
+/// Cancels `task`: marks it, and wakes it if it has started so that it
+/// sees the mark at its park point (an unstarted one never runs).
 pub(crate) fn cancel(task: &TaskRef) {
-    if task.is_complete() {
-        return;
-    }
-    task.cancel();
-    if task.is_started() {
+    if !task.is_complete() && task.state.cancel() {
         park::unpark_task(task);
     }
 }
@@ -511,7 +237,7 @@ pub(crate) fn cancel(task: &TaskRef) {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle")
-            .field("id", &self.0.task.id)
+            .field("id", &self.0.task().id)
             .field("finished", &self.is_finished())
             .finish()
     }

@@ -32,19 +32,6 @@ thread_local! {
     static THREAD_LOCALS: RefCell<LocalMap> = RefCell::new(LocalMap::default());
 }
 
-/// Drops the calling green thread's locals (at the end of its body). A
-/// destructor may touch other locals and so create new ones: repeat, a
-/// bounded number of times, as std does for thread-locals.
-pub(crate) fn drop_green_locals() {
-    let Some(worker) = context::worker() else { return };
-    for _ in 0..8 {
-        match worker.with_locals(std::mem::take) {
-            Some(map) if !map.is_empty() => drop(map),
-            _ => return,
-        }
-    }
-}
-
 /// A value of which each green thread has its own copy, created on first
 /// access; declare it with [`local!`](macro@crate::local).
 ///

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::JoinError;
-use crate::green::{wait_complete_uninterruptible, GreenThread, JoinInner};
-use crate::runtime::scheduler::NewTask;
-use crate::runtime::task::{Run, Task, TaskRef};
+use crate::green::{boxed, GreenThread, MAX_INLINE_CLOSURE};
+use crate::runtime::task::{self, JoinInner, TaskRef, Wait};
 use crate::runtime::Handle;
 
 /// What a scope shares with the packets of its threads.
@@ -21,7 +20,7 @@ pub(crate) struct ScopeData {
     /// Every thread spawned in the scope, to wait for.
     tasks: Mutex<Vec<TaskRef>>,
     /// Set when a panic nobody joined is dropped (`green::Packet`).
-    pub(crate) a_thread_panicked: AtomicBool,
+    pub(crate) a_thread_panicked: Arc<AtomicBool>,
 }
 
 /// A scope to spawn green threads that borrow from outside it; see
@@ -72,7 +71,7 @@ where
             break;
         }
         for task in batch {
-            wait_complete_uninterruptible(&task);
+            task::wait_complete(&task, None, Wait::Uninterruptible);
         }
     }
     // Now that nothing borrows from us, what was deferred may unwind.
@@ -99,37 +98,39 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let typed = crate::Builder::new()
-            .prepare(&self.handle, f, Some(self.data.clone()))
+        let spec = crate::Builder::new()
+            .spec(&self.handle, Some(self.data.a_thread_panicked.clone()))
             .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
-        let scoped: Arc<Task<dyn Run + 'scope>> = typed.clone();
-        // SAFETY: this only erases the lifetime `'scope` of the body's trait
-        // object (same allocation, vtable and layout), so the scheduler can
-        // hold it. Nothing borrowed for `'scope` is used after `'scope`
-        // ends: `scope` does not return or unwind before
-        // `wait_complete_uninterruptible` saw this thread complete (that
-        // wait ignores cancellation and scoped deadlines, so unwinding
-        // cannot cut it short), and a thread is marked complete only after
-        // its function has been consumed (`Run::run`) or dropped
-        // (`Run::drop_unrun`, called by every path that completes a thread
-        // unrun). Its outcome, which may borrow too, is dropped within
-        // `'scope` by the thread or by the handle (see `green::Packet`),
-        // never by the allocation's drop, which may come later and then
-        // finds nothing borrowed left to drop (`Packet` has no `Drop` impl
-        // of its own that could touch `F` or `T`). A spawn the runtime
-        // refuses drops its function inside `submit`, within `'scope`.
-        let task: TaskRef = unsafe { std::mem::transmute::<Arc<Task<dyn Run + 'scope>>, TaskRef>(scoped) };
+        // SAFETY: the contract of `parts_unchecked` is that the thread's
+        // `NewTask` is consumed and its handle joined or dropped within
+        // `'scope`. The handle is a `ScopedJoinHandle<'scope, _>`, which the
+        // borrow checker keeps within `'scope`. The `NewTask` is consumed
+        // when the thread completes (it ran, or its function was dropped
+        // unrun), and `scope` does not return or unwind before
+        // `wait_complete` saw every thread it queued complete (that wait
+        // ignores cancellation and timeouts, so unwinding cannot cut it
+        // short). A spawn the runtime refuses consumes the `NewTask` inside
+        // `submit`, within `'scope`. What may outlive `'scope` is the
+        // allocation itself (a stale timer entry), whose drop never touches
+        // `F` or `T` (see `runtime::task`'s stage protocol).
+        let (new, inner) = unsafe {
+            if std::mem::size_of::<F>() > MAX_INLINE_CLOSURE {
+                task::parts_unchecked(spec, boxed(f))
+            } else {
+                task::parts_unchecked(spec, f)
+            }
+        };
+        let task = inner.task().clone();
         self.handle
-            .submit(NewTask { task: task.clone() })
+            .submit(new)
             .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
         // Only once queued: a thread that was never submitted (the runtime
         // has shut down) must not be waited for, or `scope` never returns.
         // A thread spawned by a scoped thread is pushed by that thread,
         // which is itself waited for, so none is missed.
-        self.data.tasks.lock().push(task.clone());
+        self.data.tasks.lock().push(task);
         ScopedJoinHandle {
-            inner: JoinInner::new(typed),
-            task,
+            inner,
             scope: PhantomData,
         }
     }
@@ -152,8 +153,6 @@ impl fmt::Debug for Scope<'_, '_> {
 /// ```
 pub struct ScopedJoinHandle<'scope, T> {
     inner: JoinInner<'scope, T>,
-    /// The same thread, as the runtime sees it (for [`Self::thread`]).
-    task: TaskRef,
     scope: PhantomData<&'scope ()>,
 }
 
@@ -165,17 +164,19 @@ impl<T> ScopedJoinHandle<'_, T> {
 
     /// Whether it has finished.
     pub fn is_finished(&self) -> bool {
-        self.task.is_complete()
+        self.inner.task().is_complete()
     }
 
     /// The green thread.
     pub fn thread(&self) -> GreenThread {
-        GreenThread::new(self.task.clone())
+        GreenThread::new(self.inner.task().clone())
     }
 }
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopedJoinHandle").field("id", &self.task.id).finish()
+        f.debug_struct("ScopedJoinHandle")
+            .field("id", &self.inner.task().id)
+            .finish()
     }
 }

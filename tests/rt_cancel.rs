@@ -121,6 +121,55 @@ fn cancel_before_start_never_runs() {
     });
 }
 
+/// Parks in its destructor, and records whether that ran on a green thread.
+struct ParksOnDrop {
+    on_green: Arc<AtomicBool>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl Drop for ParksOnDrop {
+    fn drop(&mut self) {
+        self.on_green.store(verdant::current().is_some(), Ordering::SeqCst);
+        verdant::sleep(Duration::from_millis(1));
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Regression: the captures of a thread cancelled before it started were
+/// dropped on the worker loop itself, outside any green thread, so a
+/// destructor that parks blocked the worker's OS thread.
+#[test]
+fn captures_of_a_thread_cancelled_before_start_are_dropped_on_a_green_thread() {
+    let _w = support::watchdog(Duration::from_secs(60));
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    rt.block_on(|| {
+        let on_green = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicBool::new(false));
+        let capture = ParksOnDrop {
+            on_green: on_green.clone(),
+            dropped: dropped.clone(),
+        };
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        // One worker: it cannot start before this thread parks in `join`.
+        let h = verdant::spawn(move || {
+            let _c = capture;
+            r.store(true, Ordering::SeqCst);
+        });
+        h.cancel();
+        assert!(h.join().unwrap_err().is_cancelled());
+        assert!(!ran.load(Ordering::SeqCst), "a thread cancelled before it started ran");
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "its captures were dropped before join returned"
+        );
+        assert!(
+            on_green.load(Ordering::SeqCst),
+            "its captures were dropped outside a green thread"
+        );
+    });
+}
+
 #[test]
 fn cancel_while_joining_spawn_blocking_waits_for_the_call() {
     // Documented choice: the green thread is cancelled when the blocking

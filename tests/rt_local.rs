@@ -90,3 +90,76 @@ fn green_local_destructors_run_as_their_green_thread_and_may_park() {
         "the local's destructor did not run as its green thread"
     );
 }
+
+verdant::local! {
+    static TAINT: Cell<u64> = Cell::new(0);
+}
+
+/// Sets this green thread's `TAINT` when dropped: a value whose destructor
+/// touches a green-thread local after its thread's locals are gone.
+#[derive(Debug)]
+struct Taints(u64);
+
+impl Drop for Taints {
+    fn drop(&mut self) {
+        TAINT.with(|t| t.set(self.0));
+    }
+}
+
+/// A thread whose locals' own destructors keep creating locals (a bounded
+/// number of times): each round is dropped too.
+struct Chain(u32);
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            CHAIN.with(|c| *c.borrow_mut() = Some(Chain(self.0 - 1)));
+        }
+    }
+}
+
+verdant::local! {
+    static CHAIN: RefCell<Option<Chain>> = RefCell::new(None);
+}
+
+/// Regression: a detached thread's result (or a cancelled thread's returned
+/// value) was dropped after its locals, so a destructor touching a local
+/// created it again, and the next green thread in the same slot inherited
+/// it.
+#[test]
+fn locals_recreated_while_a_thread_finishes_do_not_leak_into_the_next_thread() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    let seen = rt.block_on(|| {
+        let mut seen = Vec::new();
+        for round in 1..=20u64 {
+            // Detached: its result is dropped by the thread itself.
+            drop(verdant::spawn(move || Taints(round)));
+            // Its green threads run one at a time on the one worker, and a
+            // freed slot is reused first: the next thread gets the same slot.
+            verdant::yield_now();
+            // A value returned by a thread that swallowed its cancellation.
+            let h = verdant::spawn(move || {
+                let _ = std::panic::catch_unwind(verdant::park);
+                Taints(round + 100)
+            });
+            verdant::yield_now();
+            h.cancel();
+            assert!(h.join().unwrap_err().is_cancelled());
+            // Locals whose destructors create locals, 50 rounds deep.
+            verdant::spawn(|| CHAIN.with(|c| *c.borrow_mut() = Some(Chain(50))))
+                .join()
+                .unwrap();
+            seen.push(
+                verdant::spawn(|| (TAINT.with(Cell::get), CHAIN.with(|c| c.borrow().is_some())))
+                    .join()
+                    .unwrap(),
+            );
+        }
+        seen
+    });
+    assert!(
+        seen.iter().all(|s| *s == (0, false)),
+        "a new thread inherited locals: {seen:?}"
+    );
+}

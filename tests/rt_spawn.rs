@@ -384,3 +384,37 @@ fn threads_with_large_captures_run_and_drop_them() {
     let _ = h.join();
     assert_eq!(Arc::strong_count(&token), 1);
 }
+
+/// Regression: a blocking call made inside a coroutine that user code runs
+/// within a green thread (its own corosensei coroutine, on its own stack)
+/// would switch the green thread out from the wrong stack. It fails
+/// clearly instead, and the green thread and its worker carry on.
+#[test]
+fn a_blocking_call_on_a_nested_coroutine_stack_fails_clearly() {
+    use corosensei::stack::DefaultStack;
+    use corosensei::{Coroutine, CoroutineResult};
+
+    let rt = verdant::Runtime::builder().workers(1).build().unwrap();
+    let message = rt.block_on(|| {
+        let mut nested = Coroutine::with_stack(
+            DefaultStack::new(64 * 1024).unwrap(),
+            |_: &corosensei::Yielder<(), ()>, ()| {
+                verdant::sleep(std::time::Duration::from_millis(1));
+            },
+        );
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| nested.resume(())));
+        let payload = match outcome {
+            Err(payload) => payload,
+            Ok(CoroutineResult::Return(())) => panic!("the nested coroutine parked its green thread"),
+            Ok(CoroutineResult::Yield(())) => unreachable!(),
+        };
+        // The green thread still parks normally on its own stack.
+        verdant::sleep(std::time::Duration::from_millis(1));
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+    });
+    let message = message.expect("a panic message");
+    assert!(message.contains("not its green thread's own"), "{message}");
+}

@@ -35,7 +35,7 @@ fn stack_overflow_ends_with_a_clear_message() {
     let out = run_child("overflow_child", ("VERDANT_TEST_OVERFLOW", "1"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("green thread deep-recursion overflowed its 65536-byte stack"),
+        stderr.contains("verdant: green thread deep-recursion overflowed its 65536-byte stack (give it a larger stack"),
         "child stderr: {stderr}"
     );
     assert_eq!(out.status.signal(), Some(libc::SIGABRT), "status: {:?}", out.status);

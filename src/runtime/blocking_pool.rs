@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::runtime::task::TaskRef;
+use crate::runtime::task::{self, NewTask};
 use crate::runtime::Config;
 
 /// A job is a green-thread task with no scheduler: its body runs here.
-type Job = TaskRef;
+type Job = NewTask;
 
 #[derive(Default)]
 struct State {
@@ -101,19 +101,21 @@ impl BlockingPool {
     }
 }
 
-fn finish_unrun(task: Job) {
-    task.body.drop_unrun();
-    task.set_complete();
+fn finish_unrun(job: Job) {
+    let task = job.task().clone();
+    job.drop_unrun(None);
+    task::complete(&task);
 }
 
 impl Inner {
     fn run(&self) {
         let mut st = self.state.lock();
         loop {
-            if let Some(task) = st.queue.pop_front() {
+            if let Some(job) = st.queue.pop_front() {
                 drop(st);
-                task.body.run(&task);
-                task.set_complete();
+                let task = job.task().clone();
+                job.run();
+                task::complete(&task);
                 st = self.state.lock();
                 continue;
             }

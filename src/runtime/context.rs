@@ -15,8 +15,9 @@ use crate::runtime::scheduler::worker::Local;
 thread_local! {
     /// The worker state of this OS thread, if it is a worker.
     static WORKER: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
-    /// Address of the running coroutine's `Yielder`, 0 outside coroutines.
-    static YIELDER: Cell<usize> = const { Cell::new(0) };
+    /// The running coroutine's `Yielder` and stack (see `coroutine`);
+    /// all zero outside coroutines.
+    static YIELDER: Cell<Running> = const { Cell::new(Running::NONE) };
     /// The timeout deadline (`verdant::timeout`) of this OS thread when it
     /// is not running a green thread (green threads keep theirs in their
     /// `Header`).
@@ -57,13 +58,30 @@ pub(crate) fn set_worker(local: Option<Rc<Local>>) {
     WORKER.with(|w| *w.borrow_mut() = local);
 }
 
-/// Returns the yielder address and clears it (see `coroutine::suspend`).
+/// The running coroutine: its `Yielder`'s address and its stack's usable
+/// range `[stack_lo, stack_hi)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Running {
+    pub(crate) yielder: usize,
+    pub(crate) stack_lo: usize,
+    pub(crate) stack_hi: usize,
+}
+
+impl Running {
+    pub(crate) const NONE: Running = Running {
+        yielder: 0,
+        stack_lo: 0,
+        stack_hi: 0,
+    };
+}
+
+/// Returns the running coroutine and clears it (see `coroutine::suspend`).
 #[inline(never)]
-pub(crate) fn take_yielder() -> usize {
-    YIELDER.with(|y| y.replace(0))
+pub(crate) fn take_yielder() -> Running {
+    YIELDER.with(|y| y.replace(Running::NONE))
 }
 
 #[inline(never)]
-pub(crate) fn set_yielder(addr: usize) {
-    YIELDER.with(|y| y.set(addr));
+pub(crate) fn set_yielder(running: Running) {
+    YIELDER.with(|y| y.set(running));
 }

@@ -4,14 +4,15 @@
 //! corosensei hands the coroutine body a `&Yielder`, but a green thread
 //! suspends from deep inside ordinary code (`TcpStream::read` → `park` →
 //! `suspend`), far from the body's frame. The body therefore publishes the
-//! yielder's address in a thread-local (`context::yielder`), and [`suspend`]
+//! yielder's address in a thread-local (`context::set_yielder`), and [`suspend`]
 //! reads it back (`context::take_yielder`).
 //!
 //! # Invariant
 //!
-//! `context::yielder()` is non-zero exactly while a coroutine body is
-//! executing on this OS thread, and then it is the address of *that*
-//! coroutine's `Yielder`:
+//! `context::take_yielder()`'s `yielder` is non-zero exactly while a
+//! coroutine body is executing on this OS thread, and then it is the
+//! address of *that* coroutine's `Yielder` (and the stack range is that
+//! coroutine's stack):
 //!
 //! 1. the body stores the address on entry and clears it on exit;
 //! 2. [`suspend`] clears it before switching out (so the worker loop, which
@@ -21,15 +22,16 @@
 //!    a coroutine), so no two bodies interleave on one thread except through
 //!    `suspend`;
 //! 4. a started coroutine is never moved to another OS thread (the slab in
-//!    `scheduler::worker` owns it, and `Coroutine` is `!Send`).
+//!    `scheduler::slab` owns it, and `Coroutine` is `!Send`).
 //!
 //! The `Yielder` lives in the body's frame on the coroutine stack, which stays
 //! allocated until the body returns, so the address is valid whenever it is
 //! non-zero.
 
+use corosensei::stack::Stack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 
-use crate::runtime::context;
+use crate::runtime::context::{self, Running};
 use crate::runtime::stack_pool::PooledStack;
 
 /// Why a green thread switched out.
@@ -66,10 +68,15 @@ impl Green {
     pub(crate) fn new(stack: PooledStack, body: impl FnOnce() + 'static) -> Green {
         let guard = stack.guard_range();
         let stack_size = stack.usable_size();
+        let (stack_lo, stack_hi) = (guard.1, stack.base().get());
         let inner = Coroutine::with_stack(stack, move |yielder: &Yielder<bool, Suspend>, _| {
-            context::set_yielder(yielder as *const Yielder<bool, Suspend> as usize);
+            context::set_yielder(Running {
+                yielder: yielder as *const Yielder<bool, Suspend> as usize,
+                stack_lo,
+                stack_hi,
+            });
             body();
-            context::set_yielder(0);
+            context::set_yielder(Running::NONE);
         });
         Green {
             inner,
@@ -114,17 +121,36 @@ pub(crate) fn suspend(why: Suspend) -> bool {
 /// thread-local accessors it calls stay out of line, see `context`.)
 #[inline]
 pub(crate) fn try_suspend(why: Suspend) -> Option<bool> {
-    let addr = context::take_yielder();
-    if addr == 0 {
+    let running = context::take_yielder();
+    if running.yielder == 0 {
         return None;
     }
-    // SAFETY: by the module invariant, a non-zero `context::yielder()` is the
-    // address of the `Yielder` of the coroutine whose body is executing on
-    // this thread, and we are on that coroutine's stack (this function is
-    // only reached from green-thread code), so the `Yielder` is alive and
-    // this is the coroutine it belongs to. `Yielder::suspend` takes `&self`.
-    let yielder = unsafe { &*(addr as *const Yielder<bool, Suspend>) };
+    // The address of a local: where this stack is now.
+    let here = &running as *const Running as usize;
+    if !(running.stack_lo..running.stack_hi).contains(&here) {
+        context::set_yielder(running);
+        foreign_stack();
+    }
+    // SAFETY: by the module invariant, a non-zero `yielder` is the address
+    // of the `Yielder` of the coroutine whose body is executing on this
+    // thread, so the `Yielder` is alive. We are on that coroutine's own
+    // stack, not on one that code inside it switched to (a coroutine of
+    // the user's nested in the green thread): `here` lies within the green
+    // thread's stack, checked just above. So this is the coroutine it
+    // belongs to. `Yielder::suspend` takes `&self`.
+    let yielder = unsafe { &*(running.yielder as *const Yielder<bool, Suspend>) };
     let cancelled = yielder.suspend(why);
-    context::set_yielder(addr);
+    context::set_yielder(running);
     Some(cancelled)
+}
+
+/// A blocking call made on a stack that is not its green thread's own.
+#[cold]
+#[inline(never)]
+fn foreign_stack() -> ! {
+    panic!(
+        "verdant: a blocking call was made on a stack that is not its green thread's own \
+         (a coroutine or fiber running inside a green thread?); it cannot park there. \
+         Make the call outside the nested coroutine, or on a thread of its own (spawn_blocking)"
+    )
 }

@@ -24,3 +24,21 @@ impl LocalMap {
         self.values.push((key, value));
     }
 }
+
+/// Drops the running green thread's locals, until none is left: a
+/// destructor may create a new local (touching a `GreenLocal` it had not
+/// touched before, or one already dropped), and whatever is left would be
+/// inherited by the next green thread of its slot. A destructor that keeps
+/// creating locals forever keeps this thread finishing forever, as a
+/// `Drop` that loops would. Nothing to do on a plain OS thread.
+pub(crate) fn drop_current() {
+    let Some(worker) = crate::runtime::context::worker() else {
+        return;
+    };
+    while let Some(map) = worker.with_locals(std::mem::take) {
+        if map.is_empty() {
+            return;
+        }
+        drop(map);
+    }
+}

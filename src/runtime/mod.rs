@@ -36,7 +36,8 @@ use crossbeam_deque::Worker as Deque;
 use parking_lot::Mutex;
 
 use crate::runtime::blocking_pool::BlockingPool;
-use scheduler::{NewTask, Shared, WorkerShared};
+use scheduler::{Shared, WorkerShared};
+use task::NewTask;
 
 /// Default usable stack size of a green thread: 256 KiB of address space,
 /// of which only the touched pages cost memory.
@@ -368,7 +369,7 @@ impl Handle {
             // Drop its function now, where a panicking capture is caught
             // and reported, not later with the last reference (which may be
             // during the caller's own unwinding, e.g. `scope`'s panic).
-            new.task.body.drop_unrun();
+            new.drop_unrun(None);
             return Err(io::Error::other("verdant: the runtime has shut down"));
         }
         self.shared.spawn(new);

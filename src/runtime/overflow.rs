@@ -15,8 +15,8 @@
 //!    and size in a `const`-initialised, `Drop`-free thread-local of `Cell`s,
 //!    which a signal handler may read: no lazy initialisation, no locks.
 //! 4. On a kernel-generated fault whose `si_addr` lies in the registered
-//!    guard range, the handler formats `green thread NAME overflowed its
-//!    N-byte stack\n` by hand into a stack buffer, `write(2)`s it and calls
+//!    guard range, the handler formats `verdant: green thread NAME
+//!    overflowed its N-byte stack (give it a larger stack: ...)\n` by hand into a stack buffer, `write(2)`s it and calls
 //!    `abort()`. Anything else goes to the previous action: a real handler is
 //!    called with the same arguments; for `SIG_DFL`/`SIG_IGN` the action is
 //!    reset to `SIG_DFL` and the handler returns, so the faulting instruction
@@ -33,6 +33,11 @@ use std::sync::Once;
 
 /// Longest name stored for the overflow message.
 const NAME_CAP: usize = 96;
+/// Room for the whole report: the fixed text, a 20-digit id and size, the
+/// name.
+const REPORT_CAP: usize = 192 + NAME_CAP;
+/// What the report suggests.
+const HINT: &[u8] = b" (give it a larger stack: Builder::stack_size or RuntimeBuilder::stack_size)";
 /// `name_len` value meaning "no name".
 const NO_NAME: usize = usize::MAX;
 /// Usable size of the alternate signal stacks we map (plus a guard page).
@@ -224,7 +229,7 @@ fn reset_to_default(sig: libc::c_int) {
 /// Writes the overflow message for the registered green thread and aborts.
 #[cold]
 fn report_overflow() -> ! {
-    let mut buf = [0u8; 64 + NAME_CAP];
+    let mut buf = [0u8; REPORT_CAP];
     let len = CURRENT
         .try_with(|c| {
             let name_len = c.name_len.get();
@@ -255,11 +260,12 @@ fn errno() -> libc::c_int {
     unsafe { *libc::__errno_location() }
 }
 
-/// Formats `green thread NAME overflowed its N-byte stack\n` into `buf`
-/// without allocating; `buf` must hold at least `64 + NAME_CAP` bytes.
+/// Formats `verdant: green thread NAME overflowed its N-byte stack (hint)\n`
+/// into `buf` without allocating; `buf` must hold at least `REPORT_CAP`
+/// bytes.
 fn format_report<'b>(buf: &'b mut [u8], name: Option<&[u8]>, id: u64, size: usize) -> &'b [u8] {
     let mut w = Writer { buf, len: 0 };
-    w.put(b"green thread ");
+    w.put(b"verdant: green thread ");
     match name {
         Some(name) => w.put(name),
         None => {
@@ -270,7 +276,9 @@ fn format_report<'b>(buf: &'b mut [u8], name: Option<&[u8]>, id: u64, size: usiz
     }
     w.put(b" overflowed its ");
     w.put_u64(size as u64);
-    w.put(b"-byte stack\n");
+    w.put(b"-byte stack");
+    w.put(HINT);
+    w.put(b"\n");
     let Writer { buf, len } = w;
     &buf[..len]
 }
@@ -505,7 +513,7 @@ mod tests {
     fn overflow_named_aborts_with_message() {
         for envs in [&[][..], &[("VERDANT_STACK_GUARD", "mprotect")][..]] {
             let (out, stderr) = run_child("named", envs);
-            let want = format!("green thread deep overflowed its {SIZE}-byte stack\n");
+            let want = format!("verdant: green thread deep overflowed its {SIZE}-byte stack (give it a larger stack:");
             assert!(stderr.contains(&want), "{envs:?}: {stderr}");
             assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{envs:?}: {stderr}");
         }
@@ -514,7 +522,8 @@ mod tests {
     #[test]
     fn overflow_unnamed_aborts_with_id() {
         let (out, stderr) = run_child("unnamed", &[]);
-        let want = format!("green thread <unnamed #42> overflowed its {SIZE}-byte stack\n");
+        let want =
+            format!("verdant: green thread <unnamed #42> overflowed its {SIZE}-byte stack (give it a larger stack:");
         assert!(stderr.contains(&want), "{stderr}");
         assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
     }
@@ -537,13 +546,22 @@ mod tests {
 
     #[test]
     fn report_format() {
-        let mut buf = [0u8; 64 + NAME_CAP];
+        let mut buf = [0u8; REPORT_CAP];
         let named = format_report(&mut buf, Some(b"deep"), 1, 262_144);
-        assert_eq!(named, b"green thread deep overflowed its 262144-byte stack\n");
-        let unnamed = format_report(&mut buf, None, u64::MAX, 0);
         assert_eq!(
-            unnamed,
-            b"green thread <unnamed #18446744073709551615> overflowed its 0-byte stack\n"
+            named,
+            b"verdant: green thread deep overflowed its 262144-byte stack (give it a larger stack: \
+              Builder::stack_size or RuntimeBuilder::stack_size)\n"
+        );
+        let unnamed = format_report(&mut buf, None, u64::MAX, 0);
+        assert!(
+            unnamed.starts_with(b"verdant: green thread <unnamed #18446744073709551615> overflowed its 0-byte stack (")
+        );
+        let long = [b'x'; NAME_CAP];
+        let report = format_report(&mut buf, Some(&long), u64::MAX, usize::MAX);
+        assert!(
+            report.ends_with(b"RuntimeBuilder::stack_size)\n"),
+            "the hint is never cut off"
         );
     }
 

@@ -142,6 +142,7 @@ fn park_inner(deadline: Option<Instant>, cancellable: bool, on_elapsed: OnElapse
         if let Some(task) = local.current_task() {
             return park_green(&local, &task, deadline, cancellable, on_elapsed);
         }
+        worker_blocks(local.index);
     }
     let timeout = match on_elapsed {
         OnElapsed::Ignore => None,
@@ -149,6 +150,19 @@ fn park_inner(deadline: Option<Instant>, cancellable: bool, on_elapsed: OnElapse
         _ => context::timeout_deadline(),
     };
     park_thread(deadline, timeout)
+}
+
+/// A park on a worker's own stack, outside any green thread: only the
+/// destructor of a value captured by a green thread that could not start
+/// (no stack could be had) can get here, and it blocks the whole worker.
+/// Said loudly, since every green thread of that worker waits meanwhile.
+#[cold]
+#[inline(never)]
+fn worker_blocks(index: usize) {
+    eprintln!(
+        "verdant: a destructor parked on worker {index} outside any green thread (a value captured by a \
+         green thread that could not start); the worker is blocked until it is woken"
+    );
 }
 
 /// Which deadline, if any, has passed at `now` (the explicit one wins).

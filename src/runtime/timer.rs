@@ -133,22 +133,18 @@ impl Timers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::task::{Run, Task};
-    use std::sync::Arc;
+    use crate::runtime::task::{self, Spec};
     use std::time::Duration;
 
-    struct NoBody;
-
-    impl Run for NoBody {
-        fn run(&self, _: &Header) {}
-        fn drop_unrun(&self) {}
-    }
-
-    fn task(id: u64) -> TaskRef {
-        Arc::new(Task {
-            header: Header::new(id, None, 0, None),
-            body: NoBody,
-        })
+    fn task(_: u64) -> TaskRef {
+        let spec = Spec {
+            name: None,
+            stack_size: 0,
+            shared: None,
+            unjoined_panic: None,
+        };
+        let (_unrun, handle) = task::parts(spec, || ());
+        handle.task().clone()
     }
 
     #[test]
@@ -163,9 +159,9 @@ mod tests {
         assert_eq!(t.next_deadline(), Some(now + Duration::from_millis(10)));
         let mut woke = vec![];
         t.fire(now + Duration::from_millis(25), |h| woke.push(h.id));
-        assert_eq!(woke, vec![2]);
+        assert_eq!(woke, vec![b.id]);
         t.fire(now + Duration::from_millis(30), |h| woke.push(h.id));
-        assert_eq!(woke, vec![2, 1]);
+        assert_eq!(woke, vec![b.id, a.id]);
         assert!(t.is_empty());
     }
 

@@ -38,15 +38,9 @@ use parking_lot::Mutex;
 use crate::runtime::blocking_pool::BlockingPool;
 use crate::runtime::context;
 use crate::runtime::reactor::IoSlab;
-use crate::runtime::task::{Header, TaskRef};
+use crate::runtime::task::{self, Header, NewTask, TaskRef};
 use crate::runtime::Config;
 use idle::Idle;
-
-/// A green thread that has not run yet (its function is in its body).
-/// Whoever holds it runs the thread or drops it unrun: exactly once.
-pub(crate) struct NewTask {
-    pub(crate) task: TaskRef,
-}
 
 /// What other threads may touch of one worker.
 pub(crate) struct WorkerShared {
@@ -102,8 +96,8 @@ impl Shared {
     /// is one of ours (cheap, and stealable), else on the injector.
     pub(crate) fn spawn(self: &Arc<Self>, new: NewTask) {
         self.live.fetch_add(1, Ordering::Relaxed);
-        if new.task.name.is_some() {
-            self.named.lock().insert(new.task.id, new.task.clone());
+        if new.task().name.is_some() {
+            self.named.lock().insert(new.task().id, new.task().clone());
         }
         match context::worker() {
             Some(local) if Arc::ptr_eq(&local.shared, self) => local.push_new(new),
@@ -186,9 +180,10 @@ impl Shared {
         loop {
             match self.injector.steal() {
                 crossbeam_deque::Steal::Success(new) => {
-                    new.task.body.drop_unrun();
-                    self.task_done(&new.task);
-                    new.task.set_complete();
+                    let t = new.task().clone();
+                    new.drop_unrun(None);
+                    self.task_done(&t);
+                    task::complete(&t);
                 }
                 crossbeam_deque::Steal::Retry => continue,
                 crossbeam_deque::Steal::Empty => return,

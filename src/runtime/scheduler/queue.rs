@@ -16,7 +16,8 @@ use std::collections::VecDeque;
 
 use crossbeam_deque::{Injector, Steal, Worker as Deque};
 
-use super::{NewTask, Shared};
+use super::Shared;
+use crate::runtime::task::NewTask;
 use crate::runtime::task::TaskRef;
 
 /// How many times in a row the LIFO slot may jump the run queue.

@@ -41,13 +41,14 @@ use crossbeam_deque::Worker as Deque;
 
 use super::queue::RunQueue;
 use super::slab::{Entry, Slab};
-use super::{NewTask, Shared};
+use super::Shared;
 use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::locals::LocalMap;
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
-use crate::runtime::task::{Header, TaskRef};
+use crate::runtime::task::NewTask;
+use crate::runtime::task::{self, Header, TaskRef};
 use crate::runtime::timer::Timers;
 use crate::runtime::{context, overflow};
 
@@ -333,31 +334,35 @@ impl Local {
         if !self.cancelled_all.replace(true) {
             let tasks = self.slab.borrow().tasks();
             for task in tasks {
-                task.cancel();
+                task.state.cancel();
                 Waiter::Green(task).unpark();
             }
         }
     }
 
     fn start(&self, new: NewTask) {
-        let NewTask { task } = new;
-        if self.shared.is_shutdown() || task.is_cancelled() {
-            task.body.drop_unrun();
-            self.finish(&task);
-            return;
+        let task = new.task().clone();
+        if self.shared.is_shutdown() {
+            // It never runs its function: its run drops it (below, on its
+            // own stack, where a parking destructor is fine).
+            task.state.cancel();
         }
         let stack = match self.stacks.borrow_mut().get(task.stack_size) {
             Ok(stack) => stack,
             Err(e) => {
-                *task.failure.lock() = Some(e);
-                task.body.drop_unrun();
+                // No stack, so its captures are dropped on this worker's
+                // own stack: a destructor that parks here would block the
+                // worker (`park` reports it).
+                new.drop_unrun(Some(e));
                 self.finish(&task);
                 return;
             }
         };
-        task.set_home(self.index);
-        let body = task.clone();
-        let green = Green::new(stack, move || body.body.run(&body));
+        task.home.store(self.index, Ordering::Relaxed);
+        // A thread cancelled before this runs, but only to drop its
+        // function (see `task::core`, step 1).
+        task.state.start();
+        let green = Green::new(stack, move || new.run());
         let (slot, entry) = self.slab.borrow_mut().insert(task.clone(), green);
         task.slot.store(slot, Ordering::Relaxed);
         self.switch_to(task, slot, &entry);
@@ -413,7 +418,7 @@ impl Local {
     /// runtime's counts already updated.
     fn finish(&self, task: &Header) {
         self.shared.task_done(task);
-        task.set_complete();
+        task::complete(task);
     }
 }
 

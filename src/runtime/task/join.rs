@@ -1,0 +1,168 @@
+//! The join handle's side of a task: waiting for completion, taking the
+//! outcome, detaching.
+//!
+//! A [`JoinInner`] is the one typed reference to a task's outcome (the
+//! public `JoinHandle` and `ScopedJoinHandle` wrap it). It either joins
+//! (waits for `COMPLETE`, then takes the outcome) or, when dropped
+//! unjoined, detaches (see the stage protocol in `core`).
+
+use std::marker::PhantomData;
+use std::time::Instant;
+
+use super::core::{self, Header, NewTask, Spec, TaskRef};
+use crate::error::JoinError;
+use crate::runtime::interrupt;
+use crate::runtime::park::{self, Waiter, Wake};
+
+/// The typed handle to a green thread's outcome.
+pub(crate) struct JoinInner<'a, T> {
+    task: TaskRef,
+    /// `join` ran: the outcome was taken, nothing is left to detach.
+    joined: bool,
+    /// The outcome is a `T` that may borrow for `'a`; the handle itself
+    /// holds none (it is `Send` and `Sync` whatever `T`, as before: a `T`
+    /// only crosses threads in `join`, and spawning requires `T: Send`).
+    marker: Marker<'a, T>,
+}
+
+/// See [`JoinInner::marker`].
+type Marker<'a, T> = PhantomData<(fn() -> T, &'a ())>;
+
+impl<'a, T> JoinInner<'a, T> {
+    /// The handle half of a task made by `core::new_unchecked::<_, T>`.
+    pub(super) fn new(task: TaskRef) -> Self {
+        JoinInner {
+            task,
+            joined: false,
+            marker: PhantomData,
+        }
+    }
+
+    /// The thread.
+    pub(crate) fn task(&self) -> &TaskRef {
+        &self.task
+    }
+
+    /// The thread's header (for waiting on several threads at once).
+    pub(crate) fn header(&self) -> &Header {
+        &self.task
+    }
+
+    /// Waits for the thread and takes its outcome.
+    pub(crate) fn join(mut self) -> Result<T, JoinError> {
+        wait_complete(&self.task, None, Wait::Interruptible);
+        self.joined = true;
+        // SAFETY: complete (just waited for it), created for this `T`
+        // (`new` is only called with its own task), and this is the one
+        // join handle, joining once (`join` consumes it).
+        match unsafe { core::take_output::<T>(&self.task) } {
+            Some(outcome) => outcome,
+            // Never ran: cancelled before it started, or its runtime shut
+            // down first.
+            None => Err(JoinError::cancelled()),
+        }
+    }
+}
+
+impl<T> Drop for JoinInner<'_, T> {
+    fn drop(&mut self) {
+        if !self.joined {
+            // SAFETY: the one join handle, detaching once (in its drop),
+            // and it never took the outcome (`joined` is false).
+            unsafe { core::detach(&self.task) }
+        }
+    }
+}
+
+/// Makes a green thread: the `NewTask` to queue and its join handle.
+pub(crate) fn parts<F, T>(spec: Spec, f: F) -> (NewTask, JoinInner<'static, T>)
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // SAFETY: with `'a = 'static` the contract holds whenever anything
+    // happens at all.
+    unsafe { parts_unchecked(spec, f) }
+}
+
+/// Makes a green thread that borrows for `'a` (a scoped thread).
+///
+/// # Safety
+///
+/// As `core::new_unchecked`: the `NewTask` is consumed and the handle
+/// joined or dropped within `'a`.
+pub(crate) unsafe fn parts_unchecked<'a, F, T>(spec: Spec, f: F) -> (NewTask, JoinInner<'a, T>)
+where
+    F: FnOnce() -> T + Send + 'a,
+    T: Send + 'a,
+{
+    // SAFETY: the caller's contract.
+    let (new, task) = unsafe { core::new_unchecked(spec, f) };
+    (new, JoinInner::new(task))
+}
+
+/// How a wait for completion treats the waiter's own interrupts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// As any blocking call: a cancellation or an elapsed `timeout`
+    /// unwinds the waiter.
+    Interruptible,
+    /// Neither interrupts the wait (the caller re-raises them with
+    /// `interrupt::check_interrupts` afterwards): `verdant::scope`, which
+    /// must not unwind while threads borrowing its caller's stack still run.
+    Uninterruptible,
+}
+
+/// Blocks the caller (green or OS thread) until `task` completes or
+/// `deadline` passes. Returns whether it completed.
+///
+/// Waiting for a `spawn_blocking` job is not interrupted by a cancellation
+/// of the caller: the caller is cancelled when the job returns.
+pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>, how: Wait) -> bool {
+    if how == Wait::Uninterruptible {
+        return wait_with(task, deadline, park::park_uninterruptible);
+    }
+    // Blocking jobs have no scheduler: a green thread joining one is
+    // cancelled only once the blocking call has returned.
+    if task.shared.is_none() {
+        let done = wait_with(task, deadline, park::park_deferring_cancel);
+        if done {
+            if let Some(me) = park::current_task() {
+                interrupt::check_cancelled(&me);
+            }
+        }
+        return done;
+    }
+    wait_with(task, deadline, park::park)
+}
+
+fn wait_with(task: &Header, deadline: Option<Instant>, park: fn(Option<Instant>) -> Wake) -> bool {
+    loop {
+        if task.is_complete() {
+            return true;
+        }
+        let key = task.joiners.lock().push(Waiter::current());
+        let guard = Deregister { task, key };
+        if task.is_complete() {
+            continue;
+        }
+        let wake = park(deadline);
+        drop(guard);
+        if wake == Wake::TimedOut && !task.is_complete() {
+            return false;
+        }
+    }
+}
+
+/// Dequeues a joiner on every way out. Completion wakes every joiner, so
+/// there is never a notification to pass on.
+struct Deregister<'a> {
+    task: &'a Header,
+    key: u64,
+}
+
+impl Drop for Deregister<'_> {
+    fn drop(&mut self) {
+        self.task.joiners.lock().remove(self.key);
+    }
+}
