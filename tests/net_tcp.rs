@@ -802,3 +802,25 @@ fn stress_random_sized_messages_both_ways() {
     let server_bytes: usize = server.join().unwrap().iter().map(|(s, r, _)| s + r).sum();
     assert_eq!(client_bytes, server_bytes);
 }
+
+/// A peek that sees fewer bytes than asked consumes nothing: it must not
+/// mark the stream drained, or the read after it would park for ever.
+#[test]
+fn short_peek_does_not_strand_data() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(2);
+    let (mut peer, conn) = tcp_pair();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let reader = rt.spawn(move || {
+        let mut conn = conn;
+        register_for_reads(&conn);
+        tx.send(()).unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(conn.peek(&mut buf).unwrap(), 10);
+        assert_eq!(conn.read(&mut buf).unwrap(), 10);
+        assert_eq!(&buf[..10], &[8; 10]);
+    });
+    rx.recv().unwrap();
+    peer.write_all(&[8; 10]).unwrap();
+    reader.join().unwrap();
+}
