@@ -3,7 +3,7 @@
 //! There is no reactor thread. Each worker owns one `mio::Poll` (epoll set):
 //! a busy worker polls it with timeout 0 every few dozen turns, an idle one
 //! blocks in it until its next timer deadline, and other threads interrupt
-//! that through the worker's `mio::Waker` (DESIGN.md decision 2).
+//! that through the worker's `mio::Waker` (`docs/architecture.md`, "The reactor").
 //!
 //! An I/O source is registered once, edge-triggered, for both directions,
 //! with the reactor of the worker whose green thread first waits on it
