@@ -9,8 +9,18 @@
 //! ```
 //!
 //! Every blocking method of every socket type is one call to
-//! [`Source::read`] or [`Source::write`], which add the socket's timeout to
-//! `Registration::do_io`, the one would-block loop.
+//! [`Source::read`] or [`Source::write`] (a stream's byte transfers:
+//! [`Source::read_buf`], [`Source::write_buf`]), which add the socket's
+//! timeout to `Registration::do_io_drain`, the one would-block loop.
+//!
+//! # Short transfers
+//!
+//! `read_buf`/`write_buf` take the number of bytes asked for: a stream
+//! read or write that moves fewer (but not 0) proves the kernel buffer
+//! drained or full, so the source is marked not ready and the next call
+//! parks without a syscall (see the reactor's readiness protocol). Only
+//! stream byte transfers use them: a datagram read is always "short", a
+//! peek consumes nothing, an accept is not a byte count.
 //!
 //! # Timeouts
 //!
@@ -60,13 +70,27 @@ impl<S: AsRawFd> Source<S> {
     /// Runs a reading operation, waiting for readability as needed.
     #[inline]
     pub(crate) fn read<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        self.io(Interest::Read, &self.read_timeout, op)
+        self.io(Interest::Read, &self.read_timeout, op, |_| false)
     }
 
     /// Runs a writing operation, waiting for writability as needed.
     #[inline]
     pub(crate) fn write<R>(&self, op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        self.io(Interest::Write, &self.write_timeout, op)
+        self.io(Interest::Write, &self.write_timeout, op, |_| false)
+    }
+
+    /// Runs a stream read of up to `len` bytes; one that returns fewer (but
+    /// not 0) marks the source drained.
+    #[inline]
+    pub(crate) fn read_buf(&self, len: usize, op: impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
+        self.io(Interest::Read, &self.read_timeout, op, move |&n| short(n, len))
+    }
+
+    /// Runs a stream write of up to `len` bytes; one that takes fewer (but
+    /// not 0) marks the source full.
+    #[inline]
+    pub(crate) fn write_buf(&self, len: usize, op: impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
+        self.io(Interest::Write, &self.write_timeout, op, move |&n| short(n, len))
     }
 
     /// Runs `op` until it does not would-block or `deadline` passes
@@ -81,13 +105,19 @@ impl<S: AsRawFd> Source<S> {
     }
 
     #[inline]
-    fn io<R>(&self, interest: Interest, timeout: &AtomicU64, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+    fn io<R>(
+        &self,
+        interest: Interest,
+        timeout: &AtomicU64,
+        mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> io::Result<R> {
         if self.nonblocking.load(Ordering::Relaxed) {
             return op(&self.sock);
         }
         match timeout.load(Ordering::Relaxed) {
-            0 => self.reg.do_io(interest, None, || op(&self.sock)),
-            ns => self.io_timeout(interest, Duration::from_nanos(ns), op),
+            0 => self.reg.do_io_drain(interest, None, || op(&self.sock), drained),
+            ns => self.io_timeout(interest, Duration::from_nanos(ns), op, drained),
         }
     }
 
@@ -97,9 +127,10 @@ impl<S: AsRawFd> Source<S> {
         interest: Interest,
         timeout: Duration,
         mut op: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> io::Result<R> {
         let deadline = Instant::now().checked_add(timeout);
-        match self.reg.do_io(interest, deadline, || op(&self.sock)) {
+        match self.reg.do_io_drain(interest, deadline, || op(&self.sock), drained) {
             // The socket's own timeout (no OS code, not a `verdant::timeout`
             // deadline, which carries `Elapsed`): report it as std does.
             Err(e)
@@ -143,6 +174,27 @@ impl<S: AsRawFd> Source<S> {
         drop(reg);
         sock
     }
+}
+
+/// Linux moves at most this many bytes in one read or write
+/// (`MAX_RW_COUNT`): a transfer capped by it is not short.
+const MAX_RW_COUNT: usize = (i32::MAX as usize) & !4095;
+
+/// Whether a transfer of `n` of `len` bytes was short: some, not all that
+/// one syscall could move. A 0-byte read is end-of-file, which must keep
+/// being reported, not a sign of a drained buffer.
+#[inline]
+fn short(n: usize, len: usize) -> bool {
+    n > 0 && n < len.min(MAX_RW_COUNT)
+}
+
+/// The length that one `readv`/`writev` of `bufs` asks for: std passes at
+/// most `UIO_MAXIOV` buffers, so only those count.
+#[inline]
+pub(crate) fn total_len<B: std::ops::Deref<Target = [u8]>>(bufs: &[B]) -> usize {
+    bufs.iter()
+        .take(libc::UIO_MAXIOV as usize)
+        .fold(0usize, |sum, b| sum.saturating_add(b.len()))
 }
 
 fn store_timeout(slot: &AtomicU64, t: Option<Duration>) -> io::Result<()> {

@@ -11,7 +11,7 @@ use socket2::SockRef;
 use super::addr::{each_addr, ToSocketAddrs};
 use super::builder::{TcpListenerBuilder, TcpStreamBuilder};
 use super::fd_impls;
-use super::source::Source;
+use super::source::{total_len, Source};
 use crate::runtime::reactor::Interest;
 
 /// A TCP socket server, listening for connections, like
@@ -507,22 +507,22 @@ impl TcpStream {
 impl Read for &TcpStream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(|mut s| s.read(buf))
+        self.inner.read_buf(buf.len(), |mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner.read(|mut s| s.read_vectored(bufs))
+        self.inner.read_buf(total_len(bufs), |mut s| s.read_vectored(bufs))
     }
 }
 
 impl Write for &TcpStream {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(|mut s| s.write(buf))
+        self.inner.write_buf(buf.len(), |mut s| s.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.inner.write(|mut s| s.write_vectored(bufs))
+        self.inner.write_buf(total_len(bufs), |mut s| s.write_vectored(bufs))
     }
 
     fn flush(&mut self) -> io::Result<()> {

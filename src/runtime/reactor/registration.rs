@@ -1,24 +1,32 @@
 //! `Registration`: the one would-block loop every socket call goes through.
 //!
 //! ```text
-//! do_io(dir, deadline, op):
+//! do_io_drain(dir, deadline, op, drained):
 //!   loop {
-//!     seen = tick(dir)          (the direction's event count, if registered)
-//!     op()                      ── Ok / real error ──▶ return it
-//!       │ WouldBlock
+//!     seen = readiness(dir)     (READY/FINAL bits and tick, if registered)
+//!     green thread, registered, seen not ready? ──▶ skip op, go to the tick check
+//!     op()                      ── Ok(r) ──▶ drained(r)? clear READY unless the tick moved; return r
+//!       │ WouldBlock              ── real error ──▶ return it
+//!     clear READY unless the tick moved since `seen`
 //!     green thread?  no ──▶ poll(2) on the fd until ready or deadline (blocks this OS thread)
 //!       │ yes
 //!     registered? no ──▶ register with the current worker's reactor (edge-triggered,
-//!       │                both directions); seen = 0 (any event since counts)
-//!     tick changed since `seen`?  yes ──▶ retry op
+//!       │                both directions); seen = tick 0 (any event since counts)
+//!     tick changed since `seen`?  yes ──▶ retry
 //!       │ no
 //!     enqueue as reader/writer, park(deadline); on timeout ──▶ Err(TimedOut)
 //!   }
 //! ```
 //!
-//! See `ScheduledIo` for why the tick, read before the attempt, makes an
-//! edge between the failed attempt and the enqueue impossible to lose. Deadlines and cancellation come from `park`, so every socket call
-//! honours them through this one function.
+//! The steps, and why no edge is lost between the snapshot, the attempt,
+//! the clear and the enqueue, are in `ScheduledIo`'s docs. `drained` says
+//! whether a successful result proves the direction exhausted: a short
+//! read or write on a stream; never a 0-byte read (end-of-file must keep
+//! returning 0), never a datagram or a peek. Only green threads skip
+//! attempts: a plain OS thread waits in poll(2), which does not record
+//! readiness, so it always tries first. Deadlines and cancellation come
+//! from `park`, so every socket call honours them through this one
+//! function.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -27,11 +35,12 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::{Ready, ScheduledIo};
+use super::{Readiness, Ready, ScheduledIo};
 use crate::error::Elapsed;
 use crate::runtime::interrupt;
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::Shared;
+use crate::runtime::task::TaskRef;
 use crate::runtime::{context, sys};
 
 /// Which readiness an operation needs.
@@ -39,6 +48,13 @@ use crate::runtime::{context, sys};
 pub(crate) enum Interest {
     Read,
     Write,
+}
+
+fn direction(interest: Interest) -> Ready {
+    match interest {
+        Interest::Read => Ready::READ,
+        Interest::Write => Ready::WRITE,
+    }
 }
 
 struct Registered {
@@ -71,29 +87,64 @@ impl Registration {
     /// Runs `op` until it does not fail with `WouldBlock`, parking the
     /// caller (green or OS thread) in between. Fails with `TimedOut` once
     /// `deadline` passes.
+    #[inline]
     pub(crate) fn do_io<R>(
         &self,
         interest: Interest,
         deadline: Option<Instant>,
-        mut op: impl FnMut() -> io::Result<R>,
+        op: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
-        let dir = match interest {
-            Interest::Read => Ready::READ,
-            Interest::Write => Ready::WRITE,
-        };
+        self.do_io_drain(interest, deadline, op, |_| false)
+    }
+
+    /// Like [`Registration::do_io`]; a success for which `drained` holds
+    /// (a short read or write) marks the direction not ready, so that the
+    /// next call parks without a syscall known to fail.
+    #[inline]
+    pub(crate) fn do_io_drain<R>(
+        &self,
+        interest: Interest,
+        deadline: Option<Instant>,
+        mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> io::Result<R> {
+        let dir = direction(interest);
         loop {
-            let seen = self.io.get().map(|r| r.io.tick(dir));
+            let reg = self.io.get();
+            let seen = reg.map(|r| r.io.readiness(dir));
+            if let (Some(r), Some(s)) = (reg, seen) {
+                if !s.is_ready() {
+                    if let Some(task) = park::current_task() {
+                        self.wait_green(&r.io, task, dir, deadline, s)?;
+                        continue;
+                    }
+                }
+            }
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(interest, deadline, seen)?,
-                result => return result,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let (Some(r), Some(s)) = (reg, seen) {
+                        r.io.clear_readiness(dir, s);
+                    }
+                    self.wait(interest, deadline, seen)?
+                }
+                Ok(done) => {
+                    if let (Some(r), Some(s)) = (reg, seen) {
+                        if drained(&done) {
+                            r.io.clear_readiness(dir, s);
+                        }
+                    }
+                    return Ok(done);
+                }
+                Err(e) => return Err(e),
             }
         }
     }
 
     /// Waits until the source may be ready for `interest` again; `seen` is
-    /// the direction's tick read before the failed attempt (`None` if the
-    /// source was not registered then).
-    fn wait(&self, interest: Interest, deadline: Option<Instant>, seen: Option<u32>) -> io::Result<()> {
+    /// the direction's readiness loaded before the failed attempt (`None`
+    /// if the source was not registered then).
+    #[cold]
+    fn wait(&self, interest: Interest, deadline: Option<Instant>, seen: Option<Readiness>) -> io::Result<()> {
         let Some(task) = park::current_task() else {
             // A plain OS thread: poll(2), bounded by the earlier of the
             // call's deadline and its scoped one.
@@ -104,13 +155,23 @@ impl Registration {
             };
         };
         let io = &self.registered()?.io;
-        let dir = match interest {
-            Interest::Read => Ready::READ,
-            Interest::Write => Ready::WRITE,
-        };
         // Registered after the attempt: every event since registration is
         // news (at worst one retry in vain).
-        let Some(key) = io.wait_unless_changed(dir, seen.unwrap_or(0), Waiter::Green(task)) else {
+        let seen = seen.unwrap_or(Readiness::INITIAL);
+        self.wait_green(io, task, direction(interest), deadline, seen)
+    }
+
+    /// Step 5 of the readiness protocol: parks the green thread `task`
+    /// unless an event came since `seen`.
+    fn wait_green(
+        &self,
+        io: &ScheduledIo,
+        task: TaskRef,
+        dir: Ready,
+        deadline: Option<Instant>,
+        seen: Readiness,
+    ) -> io::Result<()> {
+        let Some(key) = io.wait_unless_changed(dir, seen, Waiter::Green(task)) else {
             return Ok(());
         };
         // Dequeue on every way out, cancellation's unwinding included.
