@@ -4,29 +4,24 @@
 //! waits while the pool is full, which is the backpressure that keeps a
 //! crawler from opening ten thousand sockets at a time. A [`GreenPile`]
 //! collects the results of the work it spawns, in spawn order.
+//!
+//! The cap is a [`Semaphore`] (FIFO: spawners get free slots in arrival
+//! order): `spawn` takes an owned permit, which moves into the spawned
+//! green thread and is released when it ends (also by panic or
+//! cancellation); `resize` resizes the semaphore; `waitall` waits until no
+//! permit is held.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::green::JoinHandle;
-use crate::runtime::park::{self, Waiter};
-use crate::runtime::wait::WaitList;
+use crate::runtime::wait::Until;
 use crate::runtime::Handle;
-
-struct State {
-    size: usize,
-    running: usize,
-    /// Spawners waiting for a free slot.
-    slot_waiters: WaitList,
-    /// `waitall` callers waiting for `running == 0`.
-    idle_waiters: WaitList,
-}
+use crate::sync::Semaphore;
 
 struct Inner {
-    state: Mutex<State>,
+    slots: Arc<Semaphore>,
     handle: Handle,
 }
 
@@ -72,12 +67,7 @@ impl GreenPool {
         assert!(size > 0, "GreenPool size must be at least 1");
         GreenPool {
             inner: Arc::new(Inner {
-                state: Mutex::new(State {
-                    size,
-                    running: 0,
-                    slot_waiters: WaitList::new(),
-                    idle_waiters: WaitList::new(),
-                }),
+                slots: Arc::new(Semaphore::new(size)),
                 handle,
             }),
         }
@@ -96,25 +86,11 @@ impl GreenPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.acquire();
-        let slot = Slot(self.inner.clone());
+        let slot = self.inner.slots.acquire_owned();
         self.inner.handle.spawn(move || {
             let _slot = slot;
             f()
         })
-    }
-
-    fn acquire(&self) {
-        let mut st = self.inner.state.lock();
-        while st.running >= st.size {
-            let key = st.slot_waiters.push(Waiter::current());
-            drop(st);
-            let guard = SlotWait(&self.inner, key);
-            park::park(None);
-            drop(guard);
-            st = self.inner.state.lock();
-        }
-        st.running += 1;
     }
 
     /// Waits until no green thread of the pool runs.
@@ -126,31 +102,22 @@ impl GreenPool {
     /// assert_eq!(pool.free(), 10);
     /// ```
     pub fn waitall(&self) {
-        let mut st = self.inner.state.lock();
-        while st.running > 0 {
-            let key = st.idle_waiters.push(Waiter::current());
-            drop(st);
-            let guard = IdleWait(&self.inner, key);
-            park::park(None);
-            drop(guard);
-            st = self.inner.state.lock();
-        }
+        self.inner.slots.wait_idle(Until::Forever);
     }
 
     /// Green threads of the pool running now.
     pub fn running(&self) -> usize {
-        self.inner.state.lock().running
+        self.inner.slots.held()
     }
 
     /// Free slots: how many more can be spawned without waiting.
     pub fn free(&self) -> usize {
-        let st = self.inner.state.lock();
-        st.size.saturating_sub(st.running)
+        self.inner.slots.available_permits()
     }
 
     /// Green threads spawners are waiting to start.
     pub fn waiting(&self) -> usize {
-        self.inner.state.lock().slot_waiters.len()
+        self.inner.slots.waiting()
     }
 
     /// Changes the size. Growing lets waiting spawners in at once;
@@ -168,13 +135,7 @@ impl GreenPool {
     /// ```
     pub fn resize(&self, size: usize) {
         assert!(size > 0, "GreenPool size must be at least 1");
-        let wake: Vec<_> = {
-            let mut st = self.inner.state.lock();
-            st.size = size;
-            let n = size.saturating_sub(st.running);
-            (0..n).map_while(|_| st.slot_waiters.pop()).collect()
-        };
-        wake.into_iter().for_each(Waiter::unpark);
+        self.inner.slots.resize(size);
     }
 
     /// Applies `f` to every item, at most `size` at a time, yielding results
@@ -202,58 +163,11 @@ impl GreenPool {
     }
 }
 
-/// Frees its pool slot when the green thread ends (also by panic).
-struct Slot(Arc<Inner>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut wake = Vec::new();
-        {
-            let mut st = self.0.state.lock();
-            st.running -= 1;
-            if st.running < st.size {
-                wake.extend(st.slot_waiters.pop());
-            }
-            if st.running == 0 {
-                wake.extend(st.idle_waiters.take_all());
-            }
-        }
-        wake.into_iter().for_each(Waiter::unpark);
-    }
-}
-
-/// Dequeues a spawner that stops waiting. If it is unwinding (cancelled)
-/// after a `Slot` already dequeued it, the free slot it was woken for is
-/// handed on, so none is lost.
-struct SlotWait<'a>(&'a Inner, u64);
-
-impl Drop for SlotWait<'_> {
-    fn drop(&mut self) {
-        let mut st = self.0.state.lock();
-        let dequeued = !st.slot_waiters.remove(self.1);
-        if dequeued && crate::runtime::interrupt::is_unwinding() && st.running < st.size {
-            if let Some(w) = st.slot_waiters.pop() {
-                drop(st);
-                w.unpark();
-            }
-        }
-    }
-}
-
-struct IdleWait<'a>(&'a Inner, u64);
-
-impl Drop for IdleWait<'_> {
-    fn drop(&mut self) {
-        self.0.state.lock().idle_waiters.remove(self.1);
-    }
-}
-
 impl fmt::Debug for GreenPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.inner.state.lock();
         f.debug_struct("GreenPool")
-            .field("size", &st.size)
-            .field("running", &st.running)
+            .field("size", &self.inner.slots.size())
+            .field("running", &self.running())
             .finish()
     }
 }
@@ -276,7 +190,7 @@ where
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        let size = self.pool.inner.state.lock().size;
+        let size = self.pool.inner.slots.size();
         while self.pending.len() < size {
             let Some(item) = self.items.next() else { break };
             let f = self.f.clone();

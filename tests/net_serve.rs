@@ -205,3 +205,35 @@ fn serve_rejects_zero_concurrency() {
         ErrorKind::InvalidInput
     );
 }
+
+/// `stop` right after a handler ended, while the acceptor waits for the
+/// only permit: the drain must not wait for a permit nobody holds. (If the
+/// acceptor is cancelled after being handed the permit but before it runs,
+/// it gives the permit back: the semaphore's pass-on, tested in
+/// `sync_wait.rs`. On one worker the woken acceptor runs first, so this
+/// test covers the ordinary order.)
+#[test]
+fn stop_right_after_the_acceptor_was_handed_a_permit_does_not_hang() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    rt.block_on(|| {
+        let (gate_tx, gate_rx) = verdant::sync::bounded::<()>(1);
+        let server = serve_background(TcpListener::bind("127.0.0.1:0").unwrap(), 1, move |_s, _| {
+            gate_rx.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+        let _c = TcpStream::connect(server.local_addr()).unwrap();
+        // One worker: once the handler is counted, the acceptor has gone on
+        // to wait for the only permit, which the handler holds.
+        while server.connections() == 0 {
+            verdant::yield_now();
+        }
+        gate_tx.send(()).unwrap();
+        // The handler ends and hands its permit to the acceptor.
+        while server.connections() > 0 {
+            verdant::yield_now();
+        }
+        server.stop().unwrap();
+    });
+}

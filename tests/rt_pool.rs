@@ -139,3 +139,40 @@ fn green_pile_returns_results_in_spawn_order() {
     });
     assert_eq!(v, (0..50).collect::<Vec<_>>());
 }
+
+/// Regression: a spawner handed a free slot that is cancelled before it
+/// runs gives the slot back to the next spawner (it used to pass it on only
+/// if it happened to notice it was unwinding, and the pool's loop was its
+/// own).
+#[test]
+fn a_spawner_cancelled_after_being_handed_a_slot_passes_it_on() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    rt.block_on(|| {
+        let pool = verdant::GreenPool::new(1);
+        let (gate_tx, gate_rx) = verdant::sync::bounded::<()>(1);
+        pool.spawn(move || gate_rx.recv().unwrap());
+        let (ready_tx, ready_rx) = verdant::sync::unbounded::<()>();
+        let spawner = || {
+            let (pool, ready) = (pool.clone(), ready_tx.clone());
+            verdant::spawn(move || {
+                ready.send(()).unwrap();
+                pool.spawn(|| 7).join().unwrap()
+            })
+        };
+        // One worker: each spawner queues for the slot before `recv` returns.
+        let a = spawner();
+        ready_rx.recv().unwrap();
+        let b = spawner();
+        ready_rx.recv().unwrap();
+        assert_eq!(pool.waiting(), 2);
+        // One more slot, handed to A, which has not run when it is cancelled.
+        pool.resize(2);
+        a.cancel();
+        assert!(a.join().unwrap_err().is_cancelled());
+        assert_eq!(b.join().unwrap(), 7, "B was handed the slot");
+        gate_tx.send(()).unwrap();
+        pool.waitall();
+        assert_eq!(pool.free(), 2);
+    });
+}

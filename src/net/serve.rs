@@ -4,16 +4,22 @@
 //! ```text
 //! acceptor (a green thread)                     handlers (one green thread each)
 //! loop {                                         handler(stream, peer)
-//!   wait until active < max_concurrency  ◀────── on exit (return, error, panic,
-//!   accept()                                      cancellation): active -= 1,
-//!     Ok  ─▶ active += 1, spawn handler ──────▶  wake the acceptor and stoppers
+//!   take a permit (of max_concurrency) ◀───────── on exit (return, error, panic,
+//!   accept()                                      cancellation): the permit is
+//!     Ok  ─▶ spawn handler with the permit ───▶  released (to the acceptor)
 //!     EMFILE/ENFILE/ENOBUFS/ENOMEM ─▶ log, sleep 5 ms·2ⁿ (≤ 1 s), retry
 //!     ECONNABORTED/EPROTO/EINTR/… (one peer's trouble) ─▶ retry at once
 //!     other ─▶ log, end the accept loop
 //! }
-//! Server::stop: cancel the acceptor (the listener closes), wait for the
-//! handlers; after the drain timeout, cancel the rest and wait for them.
+//! Server::stop: cancel the acceptor (the listener closes), wait until no
+//! permit is held (the handlers are done); after the drain timeout, cancel
+//! the rest and wait for them.
 //! ```
+//!
+//! The permits are the crate's FIFO `Semaphore`, so the limit, the
+//! backpressure and the drain are its `acquire`, `release` and
+//! `wait_idle`; a permit handed to an acceptor that is cancelled before it
+//! runs goes back, so the drain cannot wait for it forever.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -28,8 +34,8 @@ use parking_lot::Mutex;
 use super::{TcpListener, TcpStream};
 use crate::green::JoinHandle;
 use crate::runtime::interrupt::Cancelled;
-use crate::runtime::park::{self, Waiter, Wake};
-use crate::runtime::wait::WaitList;
+use crate::runtime::wait::Until;
+use crate::sync::{OwnedPermit, Semaphore};
 
 /// First backoff after a resource error in `accept` (Go's `http.Server`).
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -105,12 +111,15 @@ where
         ));
     }
     let local_addr = listener.local_addr()?;
-    let tracker = Arc::new(Tracker::default());
+    let tracker = Arc::new(Tracker {
+        slots: Arc::new(Semaphore::new(max_concurrency)),
+        state: Mutex::default(),
+    });
     let t = tracker.clone();
     let handler = Arc::new(handler);
     let acceptor = crate::Builder::new()
         .name(format!("verdant-serve {local_addr}"))
-        .spawn(move || accept_loop(&listener, max_concurrency, &handler, &t))?;
+        .spawn(move || accept_loop(&listener, &handler, &t))?;
     Ok(Server {
         tracker,
         acceptor,
@@ -195,7 +204,7 @@ impl Server {
     /// ```
     pub fn wait(self) -> io::Result<()> {
         let result = flatten(self.acceptor.join());
-        self.tracker.wait(List::Idle, None, |st| st.active == 0);
+        self.tracker.slots.wait_idle(Until::Forever);
         result
     }
 
@@ -206,11 +215,11 @@ impl Server {
             other => flatten(other),
         };
         let deadline = drain.and_then(|d| Instant::now().checked_add(d));
-        if !self.tracker.wait(List::Idle, deadline, |st| st.active == 0) {
+        if !self.tracker.slots.wait_idle(Until::Within(deadline)) {
             for h in self.tracker.state.lock().conns.values() {
                 h.cancel();
             }
-            self.tracker.wait(List::Idle, None, |st| st.active == 0);
+            self.tracker.slots.wait_idle(Until::Forever);
         }
         result
     }
@@ -229,17 +238,17 @@ impl fmt::Debug for Server {
     }
 }
 
-fn accept_loop<H>(listener: &TcpListener, max: usize, handler: &Arc<H>, tracker: &Arc<Tracker>) -> io::Result<()>
+fn accept_loop<H>(listener: &TcpListener, handler: &Arc<H>, tracker: &Arc<Tracker>) -> io::Result<()>
 where
     H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
 {
     let mut backoff: Option<Duration> = None;
     loop {
-        tracker.wait(List::Acceptor, None, |st| st.active < max);
+        let permit = tracker.slots.acquire_owned();
         match listener.accept() {
             Ok((stream, peer)) => {
                 backoff = None;
-                tracker.spawn_conn(stream, peer, handler)?;
+                tracker.spawn_conn(stream, peer, handler, permit)?;
             }
             Err(e) if is_peer_error(&e) => {}
             Err(e) if is_resource_error(&e) => {
@@ -298,16 +307,10 @@ where
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum List {
-    /// The acceptor, waiting for a free slot.
-    Acceptor,
-    /// Stoppers, waiting for zero connections.
-    Idle,
-}
-
-#[derive(Default)]
 struct Tracker {
+    /// One permit per running handler (and the one the acceptor waits for
+    /// before it accepts).
+    slots: Arc<Semaphore>,
     state: Mutex<TrackerState>,
 }
 
@@ -319,48 +322,19 @@ struct TrackerState {
     conns: HashMap<u64, JoinHandle<()>>,
     /// Handlers that ended before their handle was stored.
     finished: HashSet<u64>,
-    acceptor: WaitList,
-    idle: WaitList,
-}
-
-impl TrackerState {
-    fn list(&mut self, which: List) -> &mut WaitList {
-        match which {
-            List::Acceptor => &mut self.acceptor,
-            List::Idle => &mut self.idle,
-        }
-    }
 }
 
 impl Tracker {
-    /// Parks until `cond` holds (checked under the lock); `false` if
-    /// `deadline` passed first.
-    fn wait(&self, which: List, deadline: Option<Instant>, cond: impl Fn(&TrackerState) -> bool) -> bool {
-        loop {
-            let key = {
-                let mut st = self.state.lock();
-                if cond(&st) {
-                    return true;
-                }
-                st.list(which).push(Waiter::current())
-            };
-            let guard = Dequeue {
-                tracker: self,
-                which,
-                key,
-            };
-            let wake = park::park(deadline);
-            drop(guard);
-            if wake == Wake::TimedOut {
-                return cond(&self.state.lock());
-            }
-        }
-    }
-
     /// Counts the connection in and spawns its handler. A handler may end
     /// before its handle is stored: its exit then leaves its id in
     /// `finished` instead of removing the handle.
-    fn spawn_conn<H>(self: &Arc<Self>, stream: TcpStream, peer: SocketAddr, handler: &Arc<H>) -> io::Result<()>
+    fn spawn_conn<H>(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        handler: &Arc<H>,
+        permit: OwnedPermit,
+    ) -> io::Result<()>
     where
         H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
     {
@@ -373,6 +347,7 @@ impl Tracker {
         let done = Done {
             tracker: self.clone(),
             id,
+            _permit: permit,
         };
         let handler = handler.clone();
         let spawned = crate::Builder::new().spawn(move || {
@@ -396,39 +371,25 @@ impl Tracker {
     }
 }
 
-/// Dropped when a handler's green thread ends, however it ends.
+/// Dropped when a handler's green thread ends, however it ends. Its permit
+/// is released after the connection is counted out.
 struct Done {
     tracker: Arc<Tracker>,
     id: u64,
+    _permit: OwnedPermit,
 }
 
 impl Drop for Done {
     fn drop(&mut self) {
-        let (woken, handle) = {
+        let handle = {
             let mut st = self.tracker.state.lock();
             st.active -= 1;
             let handle = st.conns.remove(&self.id);
             if handle.is_none() {
                 st.finished.insert(self.id);
             }
-            let woken: Vec<Waiter> = st.acceptor.take_all().chain(st.idle.take_all()).collect();
-            (woken, handle)
+            handle
         };
         drop(handle);
-        for w in woken {
-            w.unpark();
-        }
-    }
-}
-
-struct Dequeue<'a> {
-    tracker: &'a Tracker,
-    which: List,
-    key: u64,
-}
-
-impl Drop for Dequeue<'_> {
-    fn drop(&mut self) {
-        self.tracker.state.lock().list(self.which).remove(self.key);
     }
 }

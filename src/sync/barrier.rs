@@ -5,7 +5,7 @@ use std::fmt;
 use parking_lot::Mutex;
 
 use crate::runtime::wait::WaitList;
-use crate::runtime::wait::{self, Until};
+use crate::runtime::wait::{self, Queue, Until};
 
 struct State {
     arrived: usize,
@@ -78,10 +78,9 @@ impl Barrier {
         drop(wait::wait_while(
             &self.state,
             s,
-            waiters,
+            Queue::new(waiters),
             Until::Forever,
             |s| s.generation == gen,
-            None,
         ));
         std::mem::forget(withdraw);
         BarrierWaitResult(false)

@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::runtime::park::Waiter;
-use crate::runtime::wait::WaitList;
-use crate::runtime::wait::{self, Until};
+use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 pub(crate) struct State<T> {
     queue: VecDeque<T>,
@@ -55,12 +54,22 @@ impl<T> State<T> {
         self.queue.is_empty() && self.senders > 0
     }
 
-    /// Hooks for a receiver that parks on a zero-capacity channel.
-    fn recv_hooks(&self) -> wait::Hooks<Self> {
-        (self.cap == Some(0)).then_some((State::receiver_parks, State::receiver_leaves))
+    /// The list blocked receivers wait on. On a zero-capacity channel it
+    /// counts them: a send completes only while one waits.
+    pub(crate) fn recv_queue(&self) -> Queue<Self> {
+        let q = Queue::new(recv_list);
+        match self.cap {
+            Some(0) => q.counting(State::receiver_parks, State::receiver_leaves),
+            _ => q,
+        }
     }
 
-    pub(crate) fn receiver_parks(&mut self) {
+    /// The list blocked senders wait on.
+    pub(crate) fn send_queue() -> Queue<Self> {
+        Queue::new(send_list)
+    }
+
+    fn receiver_parks(&mut self) {
         self.waiting_receivers += 1;
         if self.cap == Some(0) {
             // A blocked sender can now hand its message over.
@@ -70,7 +79,7 @@ impl<T> State<T> {
         }
     }
 
-    pub(crate) fn receiver_leaves(&mut self) {
+    fn receiver_leaves(&mut self) {
         self.waiting_receivers -= 1;
     }
 
@@ -225,7 +234,7 @@ impl<T> Sender<T> {
 
     fn send_until(&self, msg: T, until: Until) -> Result<(), SendTimeoutError<T>> {
         let s = self.chan.state.lock();
-        let (mut s, ready) = wait::wait_while(&self.chan.state, s, send_list, until, State::send_blocked, None);
+        let (mut s, ready) = wait::wait_while(&self.chan.state, s, State::send_queue(), until, State::send_blocked);
         if !ready {
             return Err(SendTimeoutError::Timeout(msg));
         }
@@ -317,8 +326,8 @@ impl<T> Receiver<T> {
 
     fn recv_until(&self, until: Until) -> Result<T, RecvTimeoutError> {
         let s = self.chan.state.lock();
-        let hooks = s.recv_hooks();
-        let (mut s, ready) = wait::wait_while(&self.chan.state, s, recv_list, until, State::recv_blocked, hooks);
+        let queue = s.recv_queue();
+        let (mut s, ready) = wait::wait_while(&self.chan.state, s, queue, until, State::recv_blocked);
         match s.pop() {
             Some((msg, w)) => {
                 drop(s);

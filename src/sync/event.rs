@@ -9,7 +9,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::runtime::wait::WaitList;
-use crate::runtime::wait::{self, Until};
+use crate::runtime::wait::{self, Queue, Until};
 
 struct Slot<T> {
     value: Option<T>,
@@ -83,14 +83,9 @@ impl<T> AsyncResult<T> {
     fn wait_until(&self, until: Until) -> bool {
         let s = self.inner.lock();
         let seen = s.sets;
-        wait::wait_while(
-            &self.inner,
-            s,
-            waiters,
-            until,
-            |s| s.value.is_none() && s.sets == seen,
-            None,
-        )
+        wait::wait_while(&self.inner, s, Queue::new(waiters), until, |s| {
+            s.value.is_none() && s.sets == seen
+        })
         .1
     }
 }

@@ -3,15 +3,18 @@
 //!
 //! A finishing green thread wakes every waiter on its `joiners` list, so one
 //! waiter (the caller) is registered on the list of each handle, then the
-//! caller parks until any of them finishes.
+//! caller parks until any of them finishes: the runtime's `wait_any` over
+//! the joiners lists. Completion is a `notify_all`, so there is never a
+//! notification to pass on.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::green::JoinHandle;
-use crate::runtime::park::{self, Waiter, Wake};
+use crate::runtime::park::Waiter;
 use crate::runtime::task::Header;
+use crate::runtime::wait::{self, Enlisted, Registration, Sources, Until};
 
 /// Waits until one of `handles` has finished; returns its index (the
 /// lowest among those already finished). Inside [`crate::timeout`], an
@@ -31,7 +34,7 @@ use crate::runtime::task::Header;
 pub fn wait_any<T>(handles: &[&JoinHandle<T>]) -> usize {
     assert!(!handles.is_empty(), "wait_any on no handles");
     let tasks: Vec<&Header> = handles.iter().map(|h| h.0.header()).collect();
-    wait_tasks(&tasks, None).expect("waits forever")
+    wait_tasks(&tasks, Until::Forever).expect("waits forever")
 }
 
 /// Like [`wait_any`], waiting at most `dur`; `None` if none finished.
@@ -44,7 +47,7 @@ pub fn wait_any<T>(handles: &[&JoinHandle<T>]) -> usize {
 /// ```
 pub fn wait_any_timeout<T>(handles: &[&JoinHandle<T>], dur: Duration) -> Option<usize> {
     let tasks: Vec<&Header> = handles.iter().map(|h| h.0.header()).collect();
-    wait_tasks(&tasks, Instant::now().checked_add(dur))
+    wait_tasks(&tasks, Until::Within(Instant::now().checked_add(dur)))
 }
 
 /// Waits until every one of `handles` has finished.
@@ -92,7 +95,7 @@ impl<T> Iterator for Iwait<T> {
         }
         let i = {
             let tasks: Vec<&Header> = self.pending.iter().map(|h| h.0.header()).collect();
-            wait_tasks(&tasks, None).expect("waits forever")
+            wait_tasks(&tasks, Until::Forever).expect("waits forever")
         };
         self.pending.remove(i)
     }
@@ -112,39 +115,35 @@ fn first_complete(tasks: &[&Header]) -> Option<usize> {
     tasks.iter().position(|t| t.is_complete())
 }
 
-/// Registers one waiter on every task, parks until one completes.
-fn wait_tasks(tasks: &[&Header], deadline: Option<Instant>) -> Option<usize> {
-    loop {
-        if let Some(i) = first_complete(tasks) {
-            return Some(i);
-        }
-        let me = Waiter::current();
-        let reg = Registered {
-            keys: tasks.iter().map(|t| t.joiners.lock().push(me.clone())).collect(),
-            tasks,
-        };
-        if let Some(i) = first_complete(tasks) {
-            return Some(i);
-        }
-        let wake = park::park(deadline);
-        drop(reg);
-        if wake == Wake::TimedOut {
-            return first_complete(tasks);
+/// Parks until one of `tasks` completes; `None` if `until` ended it first.
+fn wait_tasks(tasks: &[&Header], until: Until) -> Option<usize> {
+    if let Some(i) = first_complete(tasks) {
+        return Some(i);
+    }
+    wait::wait_any(&mut Tasks(tasks), until)
+        .ok()
+        .or_else(|| first_complete(tasks))
+}
+
+/// The joiners lists of several green threads.
+struct Tasks<'t, 'a>(&'t [&'a Header]);
+
+impl<'a> Sources<'a> for Tasks<'_, 'a> {
+    type Output = usize;
+
+    fn enlist(&self, waiter: &Waiter, into: &mut Enlisted<'a>) {
+        for &t in self.0 {
+            let joiners = &t.joiners;
+            into.push(Registration::enqueue_waiter(
+                joiners,
+                joiners.lock(),
+                wait::LONE,
+                waiter.clone(),
+            ));
         }
     }
-}
 
-/// Deregisters from every task's joiners (also when unwinding). Completion
-/// wakes all joiners, so there is no notification to pass on.
-struct Registered<'a> {
-    tasks: &'a [&'a Header],
-    keys: Vec<u64>,
-}
-
-impl Drop for Registered<'_> {
-    fn drop(&mut self) {
-        for (t, &k) in self.tasks.iter().zip(&self.keys) {
-            t.joiners.lock().remove(k);
-        }
+    fn poll(&mut self) -> Option<(usize, usize)> {
+        first_complete(self.0).map(|i| (i, i))
     }
 }

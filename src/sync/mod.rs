@@ -12,7 +12,7 @@
 //! | [`Select`], [`select!`](crate::select!) | tries arms from a rotating start, so no ready arm starves |
 //! | [`Mutex`], [`RwLock`] | FIFO wakeups, barging allowed (throughput over strict fairness, like `parking_lot`'s fast path); readers can delay a waiting writer |
 //! | [`Condvar`] | FIFO `notify_one` |
-//! | [`Semaphore`] | FIFO wakeups, barging allowed |
+//! | [`Semaphore`] | FIFO, no barging: a released permit is handed to the oldest waiter |
 //! | [`Event`], [`AsyncResult`], [`WaitGroup`], [`Barrier`] | wake every waiter at once |
 //! | [`Queue`], [`PriorityQueue`], [`LifoQueue`] | FIFO wakeups of getters and putters, barging allowed |
 //!
@@ -51,5 +51,6 @@ pub use event::{AsyncResult, Event};
 pub use mutex::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult};
 pub use queue::{Empty, Full, LifoQueue, PriorityQueue, Queue};
 pub use select::Select;
+pub(crate) use semaphore::OwnedPermit;
 pub use semaphore::{ReleaseError, Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;

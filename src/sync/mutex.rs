@@ -19,9 +19,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex as RawMutex;
 
-use crate::runtime::park::{self, Waiter, Wake};
-use crate::runtime::wait::WaitList;
-use crate::runtime::wait::{self, Registration, Until};
+use crate::runtime::park::Wake;
+use crate::runtime::wait::{self, Queue, Registration, Until, WaitList};
 
 /// The waiters of one lock (and what they wait for).
 #[derive(Debug, Default)]
@@ -39,6 +38,9 @@ fn writers(w: &mut Waiters) -> &mut WaitList {
 fn readers(w: &mut Waiters) -> &mut WaitList {
     &mut w.readers
 }
+
+const WRITERS: Queue<Waiters> = Queue::new(writers);
+const READERS: Queue<Waiters> = Queue::new(readers);
 
 /// A mutual-exclusion lock whose `lock` parks a green thread (blocks an OS
 /// thread) instead of blocking its worker. No poisoning: see the
@@ -136,17 +138,10 @@ impl<T: ?Sized> Mutex<T> {
     fn lock_slow(&self, until: Until) -> Option<MutexGuard<'_, T>> {
         let mut got = None;
         let w = self.waiters.lock();
-        let (_w, _) = wait::wait_while(
-            &self.waiters,
-            w,
-            writers,
-            until,
-            |_| {
-                got = self.data.try_lock();
-                got.is_none()
-            },
-            None,
-        );
+        let (_w, _) = wait::wait_while(&self.waiters, w, WRITERS, until, |_| {
+            got = self.data.try_lock();
+            got.is_none()
+        });
         got.map(|g| MutexGuard {
             lock: self,
             inner: Some(g),
@@ -271,17 +266,10 @@ impl<T: ?Sized> RwLock<T> {
         }
         let mut got = None;
         let w = self.waiters.lock();
-        drop(wait::wait_while(
-            &self.waiters,
-            w,
-            readers,
-            Until::Forever,
-            |_| {
-                got = self.data.try_read();
-                got.is_none()
-            },
-            None,
-        ));
+        drop(wait::wait_while(&self.waiters, w, READERS, Until::Forever, |_| {
+            got = self.data.try_read();
+            got.is_none()
+        }));
         RwLockReadGuard { lock: self, inner: got }
     }
 
@@ -292,17 +280,10 @@ impl<T: ?Sized> RwLock<T> {
         }
         let mut got = None;
         let w = self.waiters.lock();
-        drop(wait::wait_while(
-            &self.waiters,
-            w,
-            writers,
-            Until::Forever,
-            |_| {
-                got = self.data.try_write();
-                got.is_none()
-            },
-            None,
-        ));
+        drop(wait::wait_while(&self.waiters, w, WRITERS, Until::Forever, |_| {
+            got = self.data.try_write();
+            got.is_none()
+        }));
         RwLockWriteGuard { lock: self, inner: got }
     }
 
@@ -445,10 +426,6 @@ impl WaitTimeoutResult {
     }
 }
 
-fn the_list(l: &mut WaitList) -> &mut WaitList {
-    l
-}
-
 impl Condvar {
     /// A new condition variable.
     pub const fn new() -> Condvar {
@@ -519,32 +496,19 @@ impl Condvar {
         let mutex = guard.lock;
         // Enqueue first, then unlock the mutex: a notify after the unlock
         // finds us queued.
-        let key = self.waiters.lock().push(Waiter::current());
+        let mut reg = Registration::enqueue(&self.waiters, self.waiters.lock(), wait::LONE);
         drop(guard);
-        let reg = Registration {
-            mutex: &self.waiters,
-            list: the_list,
-            key,
-            on_leave: None,
-        };
-        let wake = match until {
-            Until::Forever => park::park(None),
-            Until::Deadline(d) => park::park_reporting(d),
-        };
-        let (list, notified) = reg.finish_notified();
-        drop(list);
-        // A notified waiter that unwinds while re-locking (cancelled, or its
-        // `timeout` expired) must hand its notification on, as POSIX asks
-        // of a cancelled `pthread_cond_wait`: nobody else was woken for it.
-        let pass_on = PassOn {
-            condvar: self,
-            armed: notified,
-        };
+        let wake = wait::park_until(until);
+        // Chosen by a `notify_one`, the registration holds the notification
+        // while we re-lock: unwinding meanwhile (cancelled, or its `timeout`
+        // expired) hands it on, as POSIX asks of a cancelled
+        // `pthread_cond_wait`.
+        let chosen = reg.leave();
         let guard = mutex.lock();
-        std::mem::forget(pass_on);
+        reg.consume();
         // Chosen by a `notify_one`, it has been notified even if its deadline
         // passed meanwhile: reporting a timeout would lose the notification.
-        (guard, WaitTimeoutResult(wake != Wake::Unparked && !notified))
+        (guard, WaitTimeoutResult(wake != Wake::Unparked && !chosen))
     }
 
     /// Wakes one waiter.
@@ -557,20 +521,5 @@ impl Condvar {
     pub fn notify_all(&self) {
         let woken: Vec<_> = self.waiters.lock().take_all().collect();
         wait::unpark_all(woken);
-    }
-}
-
-/// Hands a consumed notification on if the waiter unwinds before it could
-/// act on it (see `Condvar::wait_inner`); forgotten on the normal path.
-struct PassOn<'a> {
-    condvar: &'a Condvar,
-    armed: bool,
-}
-
-impl Drop for PassOn<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.condvar.notify_one();
-        }
     }
 }

@@ -136,7 +136,7 @@ impl<S: Store> Core<S> {
 
     fn put(&self, item: S::Item, until: Until) -> Result<(), Full<S::Item>> {
         let s = self.state.lock();
-        let (mut s, ready) = wait::wait_while(&self.state, s, putters, until, State::full, None);
+        let (mut s, ready) = wait::wait_while(&self.state, s, wait::Queue::new(putters), until, State::full);
         if !ready {
             return Err(Full(item));
         }
@@ -163,7 +163,7 @@ impl<S: Store> Core<S> {
 
     fn get(&self, until: Until) -> Result<S::Item, Empty> {
         let s = self.state.lock();
-        let (mut s, _) = wait::wait_while(&self.state, s, getters, until, State::empty, None);
+        let (mut s, _) = wait::wait_while(&self.state, s, wait::Queue::new(getters), until, State::empty);
         let item = s.items.pop().ok_or(Empty(()))?;
         let w = s.putters.pop();
         drop(s);
@@ -196,7 +196,7 @@ impl<S: Store> Core<S> {
 
     fn join(&self, until: Until) -> bool {
         let s = self.state.lock();
-        wait::wait_while(&self.state, s, joiners, until, |s| s.unfinished > 0, None).1
+        wait::wait_while(&self.state, s, wait::Queue::new(joiners), until, |s| s.unfinished > 0).1
     }
 }
 

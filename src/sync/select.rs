@@ -2,11 +2,12 @@
 //! [`select!`](crate::select!).
 //!
 //! The design is the simplest correct one: try every operation; if none is
-//! ready, register one waiter (the caller) on the wait list of every
-//! channel involved, try again (a message may have arrived meanwhile), park,
-//! deregister everywhere and retry. A notification that picked the caller
-//! on a channel whose operation it then does not perform is passed on to
-//! the next waiter of that channel, so no wakeup is lost.
+//! ready, wait with the runtime's `wait_any`: register one waiter (the
+//! caller) on the wait list of every channel involved, try again (a message
+//! may have arrived meanwhile), park, deregister everywhere and retry. A
+//! notification that picked the caller on a channel whose operation it then
+//! does not perform is passed on to the next waiter of that channel by the
+//! caller's registration there, so no wakeup is lost.
 //!
 //! **Fairness**: the operations are tried starting at a rotating position,
 //! so a ready arm is not starved by an always-ready arm listed before it.
@@ -15,17 +16,16 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::runtime::park::{self, Waiter, Wake};
-use crate::sync::channel::{Chan, Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
+use crate::runtime::park::Waiter;
+use crate::runtime::wait::{self, Enlisted, Registration, Sources, Until};
+use crate::sync::channel::{Receiver, RecvError, SendError, Sender, State, TryRecvError, TrySendError};
 
 /// One arm of a [`Select`], type-erased.
 trait Arm<'a, R> {
     /// Performs the operation if it is ready and runs its handler.
     fn try_fire(&mut self) -> Option<R>;
     /// Enqueues `w` on the channel's wait list for this operation.
-    fn register(&self, w: Waiter) -> u64;
-    /// Dequeues; passes a received notification on when asked.
-    fn unregister(&self, key: u64, pass_on: bool);
+    fn enlist(&self, w: &Waiter, into: &mut Enlisted<'a>);
 }
 
 struct RecvArm<'a, T, F> {
@@ -39,7 +39,7 @@ struct SendArm<'a, T, F> {
     f: Option<F>,
 }
 
-impl<'a, T, R, F: FnOnce(Result<T, RecvError>) -> R> Arm<'a, R> for RecvArm<'a, T, F> {
+impl<'a, T: 'a, R, F: FnOnce(Result<T, RecvError>) -> R> Arm<'a, R> for RecvArm<'a, T, F> {
     fn try_fire(&mut self) -> Option<R> {
         let r = match self.rx.try_recv() {
             Ok(m) => Ok(m),
@@ -48,17 +48,15 @@ impl<'a, T, R, F: FnOnce(Result<T, RecvError>) -> R> Arm<'a, R> for RecvArm<'a, 
         };
         self.f.take().map(|f| f(r))
     }
-    fn register(&self, w: Waiter) -> u64 {
-        let mut s = self.rx.chan.state.lock();
-        s.receiver_parks();
-        s.recv_waiters.push(w)
-    }
-    fn unregister(&self, key: u64, pass_on: bool) {
-        unregister(&self.rx.chan, key, pass_on, true);
+    fn enlist(&self, w: &Waiter, into: &mut Enlisted<'a>) {
+        let state = &self.rx.chan.state;
+        let s = state.lock();
+        let queue = s.recv_queue();
+        into.push(Registration::enqueue_waiter(state, s, queue, w.clone()));
     }
 }
 
-impl<'a, T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Arm<'a, R> for SendArm<'a, T, F> {
+impl<'a, T: 'a, R, F: FnOnce(Result<(), SendError<T>>) -> R> Arm<'a, R> for SendArm<'a, T, F> {
     fn try_fire(&mut self) -> Option<R> {
         let msg = self.msg.take()?;
         let r = match self.tx.try_send(msg) {
@@ -71,25 +69,14 @@ impl<'a, T, R, F: FnOnce(Result<(), SendError<T>>) -> R> Arm<'a, R> for SendArm<
         };
         self.f.take().map(|f| f(r))
     }
-    fn register(&self, w: Waiter) -> u64 {
-        self.tx.chan.state.lock().send_waiters.push(w)
-    }
-    fn unregister(&self, key: u64, pass_on: bool) {
-        unregister(&self.tx.chan, key, pass_on, false);
-    }
-}
-
-fn unregister<T>(chan: &Chan<T>, key: u64, pass_on: bool, recv: bool) {
-    let mut s = chan.state.lock();
-    if recv {
-        s.receiver_leaves();
-    }
-    let list = if recv { &mut s.recv_waiters } else { &mut s.send_waiters };
-    if !list.remove(key) && pass_on {
-        if let Some(next) = list.pop() {
-            drop(s);
-            next.unpark();
-        }
+    fn enlist(&self, w: &Waiter, into: &mut Enlisted<'a>) {
+        let state = &self.tx.chan.state;
+        into.push(Registration::enqueue_waiter(
+            state,
+            state.lock(),
+            State::send_queue(),
+            w.clone(),
+        ));
     }
 }
 
@@ -177,62 +164,49 @@ impl<'a, R> Select<'a, R> {
     /// default arm) and returns its handler's value. Without a timeout arm,
     /// an expired scoped deadline unwinds out of the wait.
     pub fn wait(mut self) -> R {
-        loop {
-            if let Some(r) = self.try_all() {
-                return r;
-            }
-            let deadline = match self.otherwise {
-                Otherwise::Default(f) => return f(),
-                Otherwise::Timeout(d, _) => Some(d),
-                Otherwise::Wait => None,
-            };
-            let waiter = Waiter::current();
-            let keys: Vec<u64> = self.arms.iter().map(|a| a.register(waiter.clone())).collect();
-            // Re-check now that we are registered: a message that arrived
-            // before registration notified nobody.
-            if let Some(r) = self.try_all() {
-                drop(Registered { arms: &self.arms, keys });
-                return r;
-            }
-            let reg = Registered { arms: &self.arms, keys };
-            let wake = match deadline {
-                None => park::park(None),
-                Some(d) => park::park_reporting(d),
-            };
-            drop(reg);
-            if wake != Wake::Unparked {
-                if let Some(r) = self.try_all() {
-                    return r;
-                }
-                if let Otherwise::Timeout(_, f) = std::mem::replace(&mut self.otherwise, Otherwise::Wait) {
-                    return f();
-                }
-            }
+        if let Some((_, r)) = Arms(&mut self.arms).poll() {
+            return r;
+        }
+        let until = match self.otherwise {
+            Otherwise::Default(f) => return f(),
+            Otherwise::Timeout(d, _) => Until::Deadline(d),
+            Otherwise::Wait => Until::Forever,
+        };
+        match wait::wait_any(&mut Arms(&mut self.arms), until) {
+            Ok(r) => r,
+            Err(_) => match self.otherwise {
+                Otherwise::Timeout(_, f) => f(),
+                _ => unreachable!("only a deadline ends the wait early"),
+            },
+        }
+    }
+}
+
+/// The arms of a selection, as the sources of one wait.
+struct Arms<'s, 'a, R>(&'s mut [Box<dyn Arm<'a, R> + 'a>]);
+
+impl<'a, R> Sources<'a> for Arms<'_, 'a, R> {
+    type Output = R;
+
+    fn enlist(&self, waiter: &Waiter, into: &mut Enlisted<'a>) {
+        for arm in self.0.iter() {
+            arm.enlist(waiter, into);
         }
     }
 
-    fn try_all(&mut self) -> Option<R> {
+    /// Tries the arms from a rotating start (fairness); the first ready
+    /// one fires.
+    fn poll(&mut self) -> Option<(usize, R)> {
         static ROTATE: AtomicUsize = AtomicUsize::new(0);
-        let n = self.arms.len();
+        let n = self.0.len();
         if n == 0 {
             return None;
         }
         let start = ROTATE.fetch_add(1, Ordering::Relaxed) % n;
-        (0..n).find_map(|i| self.arms[(start + i) % n].try_fire())
-    }
-}
-
-/// Deregisters the caller from every arm (also when `park` unwinds).
-struct Registered<'s, 'a, R> {
-    arms: &'s [Box<dyn Arm<'a, R> + 'a>],
-    keys: Vec<u64>,
-}
-
-impl<R> Drop for Registered<'_, '_, R> {
-    fn drop(&mut self) {
-        for (arm, &key) in self.arms.iter().zip(&self.keys) {
-            arm.unregister(key, true);
-        }
+        (0..n).find_map(|i| {
+            let at = (start + i) % n;
+            self.0[at].try_fire().map(|r| (at, r))
+        })
     }
 }
 

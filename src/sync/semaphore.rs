@@ -1,27 +1,92 @@
 //! `Semaphore`: counted permits with RAII release (eventlet's
-//! `BoundedSemaphore`: releasing beyond the initial count is an error).
+//! `BoundedSemaphore`: releasing beyond the initial count is an error),
+//! handed out in arrival order.
+//!
+//! # Hand-over (why it is FIFO)
+//!
+//! 1. `acquire` takes a permit at once only while fewer than `size` are
+//!    held. Whenever a waiter is queued, all `size` are held (step 2
+//!    keeps it so), so a newcomer cannot take a permit a waiter waits for.
+//! 2. A release with waiters queued does not make the permit free: it
+//!    stays held, and the oldest waiter is dequeued (`pop`) and unparked as
+//!    its new owner. Growing the size (`resize`) hands the new permits
+//!    over the same way.
+//! 3. The woken waiter finds that a `notify_one` chose it and proceeds
+//!    with the permit it was given.
+//! 4. If it leaves before (cancelled, or unwinding from an expired
+//!    `timeout`), its registration gives the permit back, which hands it to
+//!    the next waiter: the pass-on rule of the runtime's wait module, with
+//!    [`Queue::handing_over`].
+//!
+//! The crate builds its other limiters on this one: `GreenPool` (an owned
+//! permit per running green thread, `resize`, `waitall` = [`Semaphore::
+//! wait_idle`]), the resolver's in-flight limit and `serve`'s connection
+//! limit.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::runtime::wait::WaitList;
-use crate::runtime::wait::{self, Until};
+use crate::runtime::park::Waiter;
+use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 #[derive(Debug)]
 struct State {
-    available: usize,
+    /// Permits in all.
+    size: usize,
+    /// Permits held, including those handed to waiters not yet running.
+    /// May exceed `size` after a shrinking `resize`.
+    held: usize,
+    /// `acquire` callers. Only ever `pop`ped (a permit goes with each).
     waiters: WaitList,
+    /// `wait_idle` callers, waiting for `held == 0`.
+    idle: WaitList,
+}
+
+impl State {
+    /// Hands a free permit to the oldest waiter, if both exist.
+    fn hand_over(&mut self) -> Option<Waiter> {
+        if self.held >= self.size {
+            return None;
+        }
+        let w = self.waiters.pop()?;
+        self.held += 1;
+        Some(w)
+    }
+
+    /// Gives back the permit a chosen waiter leaves without (step 4).
+    fn give_back(&mut self) -> Option<Waiter> {
+        self.held -= 1;
+        self.hand_over()
+    }
+
+    /// Whoever to wake now that `held` went down by one.
+    fn released(&mut self) -> Vec<Waiter> {
+        let mut woken: Vec<Waiter> = self.hand_over().into_iter().collect();
+        if self.held == 0 {
+            woken.extend(self.idle.take_all());
+        }
+        woken
+    }
 }
 
 fn waiters(s: &mut State) -> &mut WaitList {
     &mut s.waiters
 }
 
+fn idle(s: &mut State) -> &mut WaitList {
+    &mut s.idle
+}
+
+const WAITERS: Queue<State> = Queue::new(waiters).handing_over(State::give_back);
+const IDLE: Queue<State> = Queue::new(idle);
+
 /// A counting semaphore. `acquire` waits (parking a green thread) while no
 /// permit is available; the returned [`SemaphorePermit`] gives it back when
-/// dropped. Wakeups are FIFO, barging allowed.
+/// dropped. Fair: permits go to waiters in arrival order, and a later
+/// `acquire` (or `try_acquire`) never takes one a waiter is queued for.
 ///
 /// ```
 /// let sem = verdant::sync::Semaphore::new(2);
@@ -33,13 +98,19 @@ fn waiters(s: &mut State) -> &mut WaitList {
 /// ```
 pub struct Semaphore {
     state: Mutex<State>,
-    max: usize,
 }
 
 /// One permit of a [`Semaphore`]; released when dropped.
 #[must_use = "the permit is released at once if unused"]
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
+}
+
+/// A permit that owns a reference to its semaphore, so it can move into a
+/// spawned green thread; released when dropped.
+#[must_use = "the permit is released at once if unused"]
+pub(crate) struct OwnedPermit {
+    sem: Arc<Semaphore>,
 }
 
 /// [`Semaphore::release`] would exceed the initial count.
@@ -59,10 +130,11 @@ impl Semaphore {
     pub const fn new(permits: usize) -> Semaphore {
         Semaphore {
             state: Mutex::new(State {
-                available: permits,
+                size: permits,
+                held: 0,
                 waiters: WaitList::new(),
+                idle: WaitList::new(),
             }),
-            max: permits,
         }
     }
 
@@ -72,13 +144,13 @@ impl Semaphore {
         self.acquire_until(Until::Forever).expect("waits forever")
     }
 
-    /// Takes a permit if one is available now.
+    /// Takes a permit if one is available now (and nobody waits for it).
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         let mut s = self.state.lock();
-        if s.available == 0 {
+        if s.held >= s.size {
             return None;
         }
-        s.available -= 1;
+        s.held += 1;
         Some(SemaphorePermit { sem: self })
     }
 
@@ -94,18 +166,30 @@ impl Semaphore {
     }
 
     fn acquire_until(&self, until: Until) -> Option<SemaphorePermit<'_>> {
+        self.take(until).then_some(SemaphorePermit { sem: self })
+    }
+
+    /// Takes a permit (steps 1 and 3 of the module docs); `false` if the
+    /// deadline passed first.
+    fn take(&self, until: Until) -> bool {
         let s = self.state.lock();
-        let (mut s, ready) = wait::wait_while(&self.state, s, waiters, until, |s| s.available == 0, None);
-        if !ready {
-            return None;
-        }
-        s.available -= 1;
-        Some(SemaphorePermit { sem: self })
+        let (_s, got) = wait::wait_while_chosen(&self.state, s, WAITERS, until, |s, chosen| {
+            if chosen {
+                return false; // handed over: already counted in `held`
+            }
+            if s.held < s.size {
+                s.held += 1;
+                return false;
+            }
+            true
+        });
+        got
     }
 
     /// Permits available now.
     pub fn available_permits(&self) -> usize {
-        self.state.lock().available
+        let s = self.state.lock();
+        s.size.saturating_sub(s.held)
     }
 
     /// Gives back a permit taken with [`SemaphorePermit::forget`].
@@ -123,14 +207,66 @@ impl Semaphore {
     /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
         let mut s = self.state.lock();
-        if s.available >= self.max {
+        if s.held == 0 {
             return Err(ReleaseError(()));
         }
-        s.available += 1;
-        let w = s.waiters.pop();
+        s.held -= 1;
+        let woken = s.released();
         drop(s);
-        wait::unpark_all(w);
+        wait::unpark_all(woken);
         Ok(())
+    }
+
+    /// Takes a permit that can move into another green thread (waiting
+    /// like [`Semaphore::acquire`]).
+    pub(crate) fn acquire_owned(self: &Arc<Self>) -> OwnedPermit {
+        assert!(self.take(Until::Forever), "waits forever");
+        OwnedPermit { sem: self.clone() }
+    }
+
+    /// Changes the number of permits. Growing hands the new ones to
+    /// waiters at once; shrinking lets holders finish and hands out no
+    /// permit until fewer than `size` are held.
+    pub(crate) fn resize(&self, size: usize) {
+        let mut s = self.state.lock();
+        s.size = size;
+        let woken: Vec<Waiter> = std::iter::from_fn(|| s.hand_over()).collect();
+        drop(s);
+        wait::unpark_all(woken);
+    }
+
+    /// Waits until no permit is held; `false` if `until` ended it first.
+    pub(crate) fn wait_idle(&self, until: Until) -> bool {
+        let s = self.state.lock();
+        wait::wait_while(&self.state, s, IDLE, until, |s| s.held > 0).1
+    }
+
+    /// The number of permits.
+    pub(crate) fn size(&self) -> usize {
+        self.state.lock().size
+    }
+
+    /// Permits held now (including those handed to waiters not running yet).
+    pub(crate) fn held(&self) -> usize {
+        self.state.lock().held
+    }
+
+    /// Callers waiting for a permit.
+    pub(crate) fn waiting(&self) -> usize {
+        self.state.lock().waiters.len()
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        // Cannot fail: this permit is counted in `held`.
+        let _ = self.sem.release();
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("OwnedPermit")
     }
 }
 
@@ -152,9 +288,10 @@ impl Drop for SemaphorePermit<'_> {
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.state.lock();
         f.debug_struct("Semaphore")
-            .field("available", &self.available_permits())
-            .field("max", &self.max)
+            .field("available", &s.size.saturating_sub(s.held))
+            .field("max", &s.size)
             .finish()
     }
 }

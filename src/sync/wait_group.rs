@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::runtime::wait::WaitList;
-use crate::runtime::wait::{self, Until};
+use crate::runtime::wait::{self, Queue, Until};
 
 struct State {
     count: usize,
@@ -86,7 +86,7 @@ impl WaitGroup {
 
     fn wait_until(&self, until: Until) -> bool {
         let s = self.inner.lock();
-        wait::wait_while(&self.inner, s, waiters, until, |s| s.count > 0, None).1
+        wait::wait_while(&self.inner, s, Queue::new(waiters), until, |s| s.count > 0).1
     }
 }
 

@@ -5,129 +5,31 @@
 //! overflow and each drop costs a full `timeout`. Waiting for a permit
 //! parks the green thread (or blocks the OS thread) like any other wait.
 //!
-//! Permits are handed over directly: `release` gives the permit to the
-//! oldest waiter (setting its `granted` flag) before unparking it, so a
-//! wakeup can never be "stolen" by a newcomer. A waiter that goes away
-//! (cancellation unwinds through its guard) passes a permit it was already
-//! granted on to the next waiter.
+//! It is the crate's FIFO [`Semaphore`]: a released permit is handed to the
+//! oldest waiter, so a newcomer never takes it first, and a waiter that goes
+//! away after being handed one (cancellation unwinds) passes it on.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use crate::sync::{Semaphore, SemaphorePermit};
 
-use parking_lot::Mutex;
-
-use crate::runtime::park::{self, Waiter};
-
-struct State {
-    available: usize,
-    next_key: u64,
-    waiters: VecDeque<(u64, Waiter, Arc<AtomicBool>)>,
-}
-
-pub(crate) struct Limit {
-    state: Mutex<State>,
-}
-
-/// A held permit; released on drop.
-pub(crate) struct Permit<'a>(&'a Limit);
+#[derive(Debug)]
+pub(crate) struct Limit(Semaphore);
 
 impl Limit {
     pub(crate) fn new(permits: usize) -> Limit {
-        Limit {
-            state: Mutex::new(State {
-                available: permits.max(1),
-                next_key: 0,
-                waiters: VecDeque::new(),
-            }),
-        }
+        Limit(Semaphore::new(permits.max(1)))
     }
 
-    /// Waits for a permit (FIFO).
-    pub(crate) fn acquire(&self) -> Permit<'_> {
-        let (key, granted) = {
-            let mut st = self.state.lock();
-            if st.available > 0 {
-                st.available -= 1;
-                return Permit(self);
-            }
-            let key = st.next_key;
-            st.next_key += 1;
-            let granted = Arc::new(AtomicBool::new(false));
-            st.waiters.push_back((key, Waiter::current(), granted.clone()));
-            (key, granted)
-        };
-        let guard = Queued {
-            limit: self,
-            key,
-            granted: &granted,
-        };
-        while !granted.load(Ordering::Acquire) {
-            park::park(None);
-        }
-        std::mem::forget(guard);
-        Permit(self)
-    }
-
-    fn release(&self) {
-        let next = {
-            let mut st = self.state.lock();
-            match st.waiters.pop_front() {
-                Some((_, w, granted)) => {
-                    granted.store(true, Ordering::Release);
-                    Some(w)
-                }
-                None => {
-                    st.available += 1;
-                    None
-                }
-            }
-        };
-        if let Some(w) = next {
-            w.unpark();
-        }
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        self.0.release();
-    }
-}
-
-/// Dequeues an abandoned waiter (only runs when `acquire` unwinds).
-struct Queued<'a> {
-    limit: &'a Limit,
-    key: u64,
-    granted: &'a AtomicBool,
-}
-
-impl Drop for Queued<'_> {
-    fn drop(&mut self) {
-        let removed = {
-            let mut st = self.limit.state.lock();
-            let before = st.waiters.len();
-            st.waiters.retain(|(k, _, _)| *k != self.key);
-            st.waiters.len() != before
-        };
-        if !removed && self.granted.load(Ordering::Acquire) {
-            self.limit.release(); // pass the permit we were given on
-        }
-    }
-}
-
-impl std::fmt::Debug for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let st = self.state.lock();
-        f.debug_struct("Limit")
-            .field("available", &st.available)
-            .field("waiting", &st.waiters.len())
-            .finish()
+    /// Waits for a permit (FIFO); it is released when dropped.
+    pub(crate) fn acquire(&self) -> SemaphorePermit<'_> {
+        self.0.acquire()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -153,6 +55,6 @@ mod tests {
             hs.into_iter().for_each(|h| h.join().unwrap());
         });
         assert!(max.load(Ordering::SeqCst) <= 3);
-        assert_eq!(limit.state.lock().available, 3);
+        assert_eq!(limit.0.available_permits(), 3);
     }
 }

@@ -18,11 +18,28 @@
 //! ```
 //!
 //! A waiter that was dequeued by `pop` (a `notify_one`) but then gives up
-//! (timeout, cancellation) must pass the notification on, or it is lost.
+//! (timeout, cancellation) must pass the notification on, or it is lost;
+//! one dequeued by `take_all` (a `notify_all`) need not. [`WaitList::leave`]
+//! tells the two apart (see [`Left`]); the `Registration` guard of the
+//! parent module acts on it, so primitives never do.
 
 use std::collections::VecDeque;
 
 use crate::runtime::park::Waiter;
+
+/// How a waiter left its list (see [`WaitList::leave`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Left {
+    /// It was still queued and removed itself: it holds no notification.
+    Queued,
+    /// A `pop` (`notify_one`) chose it, and no `take_all` woke the whole
+    /// list since: it holds a notification nobody else received.
+    Chosen,
+    /// A `take_all` (`notify_all`) woke it, or woke everyone queued after
+    /// a `pop` chose it: every waiter that could use the notification was
+    /// woken too.
+    Broadcast,
+}
 
 /// A FIFO of parked waiters, each with a key for removal.
 ///
@@ -33,6 +50,8 @@ use crate::runtime::park::Waiter;
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
     next_key: u64,
+    /// Keys below this were queued when the last `take_all` ran.
+    broadcast_below: u64,
     first: Option<(u64, Waiter)>,
     rest: VecDeque<(u64, Waiter)>,
 }
@@ -41,6 +60,7 @@ impl WaitList {
     pub(crate) const fn new() -> WaitList {
         WaitList {
             next_key: 0,
+            broadcast_below: 0,
             first: None,
             rest: VecDeque::new(),
         }
@@ -75,6 +95,23 @@ impl WaitList {
         }
     }
 
+    /// Removes the waiter with `key` and says how it left: by itself, or
+    /// dequeued earlier by a `pop` or a `take_all`.
+    ///
+    /// A waiter chosen by `pop` and then caught by a later `take_all` counts
+    /// as [`Left::Broadcast`]: that `take_all` woke everyone queued behind
+    /// it, and later arrivals check the state before they queue, so there
+    /// is nobody left to hand a notification to.
+    pub(crate) fn leave(&mut self, key: u64) -> Left {
+        if self.remove(key) {
+            Left::Queued
+        } else if key < self.broadcast_below {
+            Left::Broadcast
+        } else {
+            Left::Chosen
+        }
+    }
+
     /// Dequeues the oldest waiter; the caller unparks it (after unlocking).
     pub(crate) fn pop(&mut self) -> Option<Waiter> {
         match self.first.take() {
@@ -85,6 +122,7 @@ impl WaitList {
 
     /// Dequeues every waiter; the caller unparks them (after unlocking).
     pub(crate) fn take_all(&mut self) -> impl Iterator<Item = Waiter> {
+        self.broadcast_below = self.next_key;
         let rest = if self.rest.is_empty() {
             VecDeque::new()
         } else {
@@ -131,5 +169,25 @@ mod tests {
         l.push(w());
         assert_eq!(l.take_all().count(), 2);
         assert!(l.is_empty());
+    }
+
+    #[test]
+    fn leave_tells_notify_one_from_notify_all() {
+        let mut l = WaitList::new();
+        let a = l.push(w());
+        let b = l.push(w());
+        let c = l.push(w());
+        assert!(l.pop().is_some()); // a
+        assert_eq!(l.leave(b), Left::Queued);
+        assert_eq!(l.leave(a), Left::Chosen);
+        let d = l.push(w());
+        assert!(l.pop().is_some()); // c
+        assert_eq!(l.take_all().count(), 1); // d
+        assert_eq!(l.leave(d), Left::Broadcast);
+        // Chosen before the broadcast, which woke everyone behind it.
+        assert_eq!(l.leave(c), Left::Broadcast);
+        let e = l.push(w());
+        assert!(l.pop().is_some());
+        assert_eq!(l.leave(e), Left::Chosen);
     }
 }
