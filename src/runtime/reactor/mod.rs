@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::runtime::park::Waiter;
-use crate::runtime::wait::WaitList;
+use crate::runtime::park::{Waiter, Wake};
+use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 /// Token of each worker's `mio::Waker`.
 pub(crate) const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
@@ -112,6 +112,14 @@ impl IoState {
             &mut self.writers
         }
     }
+}
+
+fn readers(s: &mut IoState) -> &mut WaitList {
+    &mut s.readers
+}
+
+fn writers(s: &mut IoState) -> &mut WaitList {
+    &mut s.writers
 }
 
 /// Readiness and waiters of one registered source.
@@ -230,16 +238,23 @@ impl ScheduledIo {
 
     /// Step 5: if an event came since `seen` was loaded, returns `None`
     /// (retry now); else enqueues `waiter` and returns its key.
-    fn wait_unless_changed(&self, dir: Ready, seen: Readiness, waiter: Waiter) -> Option<u64> {
-        let mut st = self.state.lock();
+    /// Step 5: unless an event came since `seen`, queues `waiter` for
+    /// `dir` and parks it as `until` says. `None`: an event came, retry now.
+    /// Events wake every waiter of a direction (`take_all`), so leaving
+    /// never has a notification to pass on (see `runtime::wait`).
+    fn wait_for_event(&self, dir: Ready, seen: Readiness, waiter: Waiter, until: Until) -> Option<Wake> {
+        let st = self.state.lock();
         if self.readiness(dir).tick() != seen.tick() {
             return None;
         }
-        Some(st.list(dir).push(waiter))
-    }
-
-    fn cancel_wait(&self, dir: Ready, key: u64) {
-        self.state.lock().list(dir).remove(key);
+        let queue = if dir == Ready::READ {
+            Queue::new(readers)
+        } else {
+            Queue::new(writers)
+        };
+        // Dequeued on every way out, cancellation's unwinding included.
+        let _queued = wait::Registration::enqueue_waiter(&self.state, st, queue, waiter);
+        Some(wait::park_until(until))
     }
 }
 

@@ -41,6 +41,7 @@ use crate::runtime::interrupt;
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::Shared;
 use crate::runtime::task::TaskRef;
+use crate::runtime::wait::Until;
 use crate::runtime::{context, sys};
 
 /// Which readiness an operation needs.
@@ -171,15 +172,11 @@ impl Registration {
         deadline: Option<Instant>,
         seen: Readiness,
     ) -> io::Result<()> {
-        let Some(key) = io.wait_unless_changed(dir, seen, Waiter::Green(task)) else {
+        // An expired `verdant::timeout` fails the I/O with `TimedOut` like
+        // the call's own deadline.
+        let Some(wake) = io.wait_for_event(dir, seen, Waiter::Green(task), Until::Deadline(deadline)) else {
             return Ok(());
         };
-        // Dequeue on every way out, cancellation's unwinding included.
-        let guard = CancelWait { io, dir, key };
-        // A scoped deadline (`verdant::timeout`) fails the I/O with
-        // `TimedOut` like the call's own deadline.
-        let wake = park::park_reporting(deadline);
-        drop(guard);
         match wake {
             Wake::Unparked => Ok(()),
             Wake::TimedOut => Err(io::Error::new(io::ErrorKind::TimedOut, "operation timed out")),
@@ -228,17 +225,5 @@ impl std::fmt::Debug for Registration {
         f.debug_struct("Registration")
             .field("fd", &self.fd)
             .finish_non_exhaustive()
-    }
-}
-
-struct CancelWait<'a> {
-    io: &'a ScheduledIo,
-    dir: Ready,
-    key: u64,
-}
-
-impl Drop for CancelWait<'_> {
-    fn drop(&mut self) {
-        self.io.cancel_wait(self.dir, self.key);
     }
 }

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use super::core::{self, Header, NewTask, Spec, TaskRef};
 use crate::error::JoinError;
-use crate::runtime::interrupt;
-use crate::runtime::park::{self, Waiter, Wake};
+use crate::runtime::wait::{self, Until};
+use crate::runtime::{interrupt, park};
 
 /// The typed handle to a green thread's outcome.
 pub(crate) struct JoinInner<'a, T> {
@@ -119,50 +119,21 @@ pub(crate) enum Wait {
 /// Waiting for a `spawn_blocking` job is not interrupted by a cancellation
 /// of the caller: the caller is cancelled when the job returns.
 pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>, how: Wait) -> bool {
-    if how == Wait::Uninterruptible {
-        return wait_with(task, deadline, park::park_uninterruptible);
-    }
-    // Blocking jobs have no scheduler: a green thread joining one is
-    // cancelled only once the blocking call has returned.
-    if task.shared.is_none() {
-        let done = wait_with(task, deadline, park::park_deferring_cancel);
-        if done {
-            if let Some(me) = park::current_task() {
-                interrupt::check_cancelled(&me);
-            }
-        }
-        return done;
-    }
-    wait_with(task, deadline, park::park)
-}
-
-fn wait_with(task: &Header, deadline: Option<Instant>, park: fn(Option<Instant>) -> Wake) -> bool {
-    loop {
-        if task.is_complete() {
-            return true;
-        }
-        let key = task.joiners.lock().push(Waiter::current());
-        let guard = Deregister { task, key };
-        if task.is_complete() {
-            continue;
-        }
-        let wake = park(deadline);
-        drop(guard);
-        if wake == Wake::TimedOut && !task.is_complete() {
-            return false;
+    let until = match how {
+        Wait::Uninterruptible => Until::Uninterruptible,
+        // Blocking jobs have no scheduler: a green thread joining one is
+        // cancelled only once the blocking call has returned.
+        Wait::Interruptible if task.shared.is_none() => Until::WithinDeferringCancel(deadline),
+        Wait::Interruptible => Until::Within(deadline),
+    };
+    // `complete` sets COMPLETE before it takes the joiners under this
+    // lock, so checking it under the lock loses no wakeup.
+    let guard = task.joiners.lock();
+    let (_, done) = wait::wait_while(&task.joiners, guard, wait::LONE, until, |_| !task.is_complete());
+    if done && matches!(until, Until::WithinDeferringCancel(_)) {
+        if let Some(me) = park::current_task() {
+            interrupt::check_cancelled(&me);
         }
     }
-}
-
-/// Dequeues a joiner on every way out. Completion wakes every joiner, so
-/// there is never a notification to pass on.
-struct Deregister<'a> {
-    task: &'a Header,
-    key: u64,
-}
-
-impl Drop for Deregister<'_> {
-    fn drop(&mut self) {
-        self.task.joiners.lock().remove(self.key);
-    }
+    done
 }

@@ -156,6 +156,15 @@ pub(crate) enum Until {
     /// unwinds (calls whose timeout is not an error of theirs:
     /// `wait_any_timeout`, a server's drain).
     Within(Option<Instant>),
+    /// Like `Within`, but a cancellation of the waiter does not end the
+    /// wait: the caller checks for it once the wait is over (joining a
+    /// `spawn_blocking` job, which goes on running whatever the joiner does).
+    WithinDeferringCancel(Option<Instant>),
+    /// Nothing ends the wait but its condition: neither a cancellation nor
+    /// an expired `verdant::timeout` (the caller re-raises them afterwards
+    /// with `interrupt::check_interrupts`). For `verdant::scope`, which must
+    /// not unwind while threads borrowing its caller's stack still run.
+    Uninterruptible,
 }
 
 /// Parks the caller as `until` says (step 3).
@@ -164,6 +173,8 @@ pub(crate) fn park_until(until: Until) -> Wake {
         Until::Forever => park::park(None),
         Until::Deadline(d) => park::park_reporting(d),
         Until::Within(d) => park::park(d),
+        Until::WithinDeferringCancel(d) => park::park_deferring_cancel(d),
+        Until::Uninterruptible => park::park_uninterruptible(None),
     }
 }
 
