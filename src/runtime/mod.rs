@@ -288,6 +288,14 @@ impl Runtime {
 
     /// Shuts the runtime down now (the same as dropping it).
     pub fn shutdown(self) {}
+
+    /// Whether this runtime's watchdog is parked (every worker asleep), and
+    /// how many times it has looked at the workers. For tests only; not a
+    /// stable API.
+    #[doc(hidden)]
+    pub fn watchdog_state(&self) -> (bool, u64) {
+        self.handle.shared.idle.watchdog.state()
+    }
 }
 
 fn validate(config: &Config) -> io::Result<()> {

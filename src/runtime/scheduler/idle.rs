@@ -17,8 +17,22 @@
 //! that clears a flag owns the `num_sleeping` decrement, so each sleep is
 //! counted out exactly once; an extra eventfd write only costs a spurious
 //! return from `epoll_wait`.
+//!
+//! # The watchdog's side
+//!
+//! The watchdog parks while every worker sleeps (see `watchdog`, "Sleeping
+//! while the workers sleep"). Here, the one thing that concerns it:
+//!
+//! 4. the party that counts a sleep out with a `SeqCst` decrement of
+//!    `num_sleeping` from *all* workers to one fewer (the end of an idle
+//!    spell) bumps `idle_ends` and wakes the watchdog if its `parked` flag
+//!    is set ([`Idle::count_out`]). That is once per idle→busy transition
+//!    of the whole runtime, never per switch; while some worker is awake,
+//!    counting sleeps in and out costs exactly what it did before.
 
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use crate::runtime::watchdog::Gate;
 
 /// One worker's side of the protocol.
 struct Sleeper {
@@ -32,6 +46,11 @@ pub(crate) struct Idle {
     sleepers: Box<[Sleeper]>,
     num_sleeping: AtomicUsize,
     next_victim: AtomicUsize,
+    /// Idle spells ended so far: times `num_sleeping` fell from every worker
+    /// to one fewer (step 4).
+    idle_ends: AtomicU64,
+    /// Where the watchdog waits, parked or between samples.
+    pub(crate) watchdog: Gate,
 }
 
 impl Idle {
@@ -47,6 +66,8 @@ impl Idle {
                 .collect(),
             num_sleeping: AtomicUsize::new(0),
             next_victim: AtomicUsize::new(0),
+            idle_ends: AtomicU64::new(0),
+            watchdog: Gate::new(),
         }
     }
 
@@ -57,11 +78,41 @@ impl Idle {
         fence(Ordering::SeqCst);
     }
 
-    /// Undoes [`Idle::sleep_begin`] unless a waker already did.
-    pub(crate) fn sleep_end(&self, index: usize) {
+    /// Undoes [`Idle::sleep_begin`] unless a waker already did. Returns
+    /// `true` if nobody had: the worker woke by itself (a timer, I/O), not
+    /// for work from another thread.
+    pub(crate) fn sleep_end(&self, index: usize) -> bool {
         if self.sleepers[index].sleeping.swap(false, Ordering::AcqRel) {
-            self.num_sleeping.fetch_sub(1, Ordering::AcqRel);
+            self.count_out();
+            return true;
         }
+        false
+    }
+
+    /// Whether every worker sleeps now (the watchdog may park).
+    pub(crate) fn all_asleep(&self) -> bool {
+        self.num_sleeping.load(Ordering::SeqCst) == self.sleepers.len()
+    }
+
+    /// Idle spells of the whole runtime ended so far (step 4).
+    pub(crate) fn idle_ends(&self) -> u64 {
+        self.idle_ends.load(Ordering::Relaxed)
+    }
+
+    /// Step 4: counts one sleep out, by the party that cleared its flag.
+    #[inline]
+    fn count_out(&self) {
+        // SeqCst: against the watchdog's store of `parked` and re-check of
+        // `all_asleep` (see `watchdog`), one side sees the other.
+        if self.num_sleeping.fetch_sub(1, Ordering::SeqCst) == self.sleepers.len() {
+            self.idle_ended();
+        }
+    }
+
+    #[cold]
+    fn idle_ended(&self) {
+        self.idle_ends.fetch_add(1, Ordering::Relaxed);
+        self.watchdog.unpark();
     }
 
     /// Wakes worker `index` if it sleeps (after work was pushed for it).
@@ -96,7 +147,7 @@ impl Idle {
     fn wake_if_sleeping(&self, index: usize) -> bool {
         let s = &self.sleepers[index];
         if s.sleeping.load(Ordering::Relaxed) && s.sleeping.swap(false, Ordering::AcqRel) {
-            self.num_sleeping.fetch_sub(1, Ordering::AcqRel);
+            self.count_out();
             // An error here means the eventfd is gone: the worker is exiting.
             let _ = s.waker.wake();
             return true;

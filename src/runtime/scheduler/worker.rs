@@ -56,7 +56,8 @@ use crate::runtime::{context, overflow};
 const MAINTENANCE_TICKS: u32 = 61;
 /// A busy worker prefers a new green thread this often.
 const FAIRNESS_TICKS: u32 = 31;
-/// Rounds of ~32 pause instructions a worker spins before it sleeps.
+/// Rounds of ~32 pause instructions a worker spins before it sleeps, at
+/// most (see `Local::spin_for_work`).
 const SPIN_ROUNDS: u32 = 16;
 /// Free stacks an idle worker decommits per pass, and how soon it comes
 /// back for the next batch.
@@ -90,6 +91,8 @@ pub(crate) struct Local {
     /// Turns left until the next maintenance / fairness turn.
     maintenance_in: Cell<u32>,
     fairness_in: Cell<u32>,
+    /// Rounds the next spin before sleeping may take.
+    spin_rounds: Cell<u32>,
     cancelled_all: Cell<bool>,
 }
 
@@ -111,6 +114,7 @@ impl Local {
             events: RefCell::new(mio::Events::with_capacity(EVENTS)),
             maintenance_in: Cell::new(MAINTENANCE_TICKS),
             fairness_in: Cell::new(FAIRNESS_TICKS),
+            spin_rounds: Cell::new(SPIN_ROUNDS),
             cancelled_all: Cell::new(false),
         }
     }
@@ -206,7 +210,7 @@ impl Local {
 
     fn next(&self) -> Option<Next> {
         if countdown(&self.maintenance_in, MAINTENANCE_TICKS) {
-            self.maintenance(false);
+            self.maintenance();
         }
         if countdown(&self.fairness_in, FAIRNESS_TICKS) {
             if let Some(new) = self.find_new() {
@@ -219,7 +223,7 @@ impl Local {
         if let Some(new) = self.find_new() {
             return Some(Next::Start(new));
         }
-        if self.maintenance(true) > 0 {
+        if self.maintenance() > 0 {
             return self.next_woken().map(Next::Resume);
         }
         None
@@ -235,7 +239,11 @@ impl Local {
 
     /// Drains the inbox, fires due timers and polls the reactor without
     /// blocking. Returns how many green threads became ready.
-    fn maintenance(&self, idle: bool) -> usize {
+    ///
+    /// With no I/O source registered the poll is skipped, idle or not: the
+    /// only event left is the waker's, which wakes a *sleeping* worker (the
+    /// blocking poll in `sleep` takes it) and is otherwise noise.
+    fn maintenance(&self) -> usize {
         if self.shared.is_shutdown() {
             self.cancel_all();
         }
@@ -243,7 +251,7 @@ impl Local {
         if !self.timers.borrow().is_empty() {
             n += self.fire_timers();
         }
-        if idle || self.shared.workers[self.index].io.lock().len() > 0 {
+        if self.shared.workers[self.index].io.lock().len() > 0 {
             n += self.poll_reactor(Some(Duration::ZERO));
         }
         n
@@ -305,27 +313,42 @@ impl Local {
         }
         self.shared.idle.sleep_begin(self.index);
         if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
+            // Work from another thread, just too late for the spin.
             self.shared.idle.sleep_end(self.index);
+            self.spin_rounds.set(SPIN_ROUNDS);
             return;
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.poll_reactor(timeout);
-        self.shared.idle.sleep_end(self.index);
+        if !self.shared.idle.sleep_end(self.index) {
+            // Woken for work from another thread: spinning might have
+            // caught it without the wakeup.
+            self.spin_rounds.set(SPIN_ROUNDS);
+        }
         self.fire_timers();
     }
 
     /// Before sleeping, look again for a few microseconds (Go's "spinning"
-    /// worker): work that arrives in a steady stream is then picked up
-    /// without a wakeup syscall on either side. Returns whether work came.
+    /// worker): work that arrives in a steady stream from other threads is
+    /// then picked up without a wakeup syscall on either side. Returns
+    /// whether work came.
+    ///
+    /// The budget adapts: a spin that finds nothing halves the next one, so
+    /// a worker woken only by its own timers and I/O (a ticker, an idle
+    /// server) soon stops spinning at all; a spin that finds work, or a
+    /// wakeup by another thread, restores the full [`SPIN_ROUNDS`].
     fn spin_for_work(&self) -> bool {
-        for _ in 0..SPIN_ROUNDS {
+        let rounds = self.spin_rounds.get();
+        for _ in 0..rounds {
             for _ in 0..32 {
                 std::hint::spin_loop();
             }
             if self.shared.has_work_for(self.index, self.cancelled_all.get()) {
+                self.spin_rounds.set(SPIN_ROUNDS);
                 return true;
             }
         }
+        self.spin_rounds.set(rounds / 2);
         false
     }
 
