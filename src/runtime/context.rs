@@ -42,6 +42,13 @@ pub(crate) fn worker() -> Option<Rc<Local>> {
     WORKER.with(|w| w.borrow().clone())
 }
 
+/// The green thread running on this OS thread, if any (no reference to
+/// the worker is counted on the way).
+#[inline(never)]
+pub(crate) fn current_task() -> Option<crate::runtime::task::TaskRef> {
+    WORKER.with(|w| w.borrow().as_deref().and_then(Local::current_task))
+}
+
 /// Like [`worker`], but never panics (for the panic hook): `None` while
 /// the thread-local is being destroyed or borrowed.
 #[inline(never)]

@@ -82,7 +82,7 @@ pub(crate) enum Wake {
 
 /// The running green thread, if the caller is one.
 pub(crate) fn current_task() -> Option<TaskRef> {
-    context::worker().and_then(|w| w.current_task())
+    context::current_task()
 }
 
 /// Blocks the caller until unparked or until `deadline`.

@@ -85,6 +85,10 @@ impl WaitList {
             self.first = None;
             return true;
         }
+        if self.rest.is_empty() {
+            // The common case: the lone waiter was popped by a notifier.
+            return false;
+        }
         // Keys are increasing, so `rest` is sorted by key.
         match self.rest.binary_search_by_key(&key, |(k, _)| *k) {
             Ok(i) => {
