@@ -34,11 +34,13 @@
 //! has not started yet may be stolen by an idle worker, but once started it
 //! stays on its worker (moving a running stack between OS threads is
 //! undefined behaviour in Rust: compiled code may cache thread-local
-//! addresses). A blocking call tries its operation, and when it would block
-//! **parks** the green thread on the source that will make progress: a timer
-//! or the worker's `mio` reactor (sockets, DNS). The
-//! source later unparks it. The same calls made from a plain OS thread
-//! simply block that thread, so the same code runs both ways.
+//! addresses; see [`docs::architecture`], "Why started threads never
+//! migrate"). A blocking call tries its operation, and when it would block
+//! **parks** the green thread on the source that will make progress: a
+//! timer, the worker's `mio` reactor (sockets, DNS), or another thread (a
+//! channel, a lock, a join). The source later unparks it. The same calls
+//! made from a plain OS thread simply block that thread, so the same code
+//! runs both ways.
 //!
 //! ## Documentation
 //!
