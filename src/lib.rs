@@ -34,15 +34,68 @@
 //! has not started yet may be stolen by an idle worker, but once started it
 //! stays on its worker (moving a running stack between OS threads is
 //! undefined behaviour in Rust: compiled code may cache thread-local
-//! addresses). A blocking call tries its operation, and when it would block
-//! **parks** the green thread on the source that will make progress: a timer
-//! or the worker's `mio` reactor (sockets, DNS). The
-//! source later unparks it. The same calls made from a plain OS thread
-//! simply block that thread, so the same code runs both ways.
+//! addresses; see [`docs::architecture`], "Why started threads never
+//! migrate"). A blocking call tries its operation, and when it would block
+//! **parks** the green thread on the source that will make progress: a
+//! timer, the worker's `mio` reactor (sockets, DNS), or another thread (a
+//! channel, a lock, a join). The source later unparks it. The same calls
+//! made from a plain OS thread simply block that thread, so the same code
+//! runs both ways.
 //!
-//! See `docs/guide.md` for concepts and migration from `std::thread`, and
-//! `docs/caveats.md` for the limits (thread-locals, blocking calls, stack
-//! size).
+//! ## Documentation
+//!
+//! - [`docs::guide`]: concepts, spawning and joining, cancellation, scoped
+//!   threads, pools, networking, name resolution, sync, timeouts, and
+//!   migrating from `std::thread` and from eventlet/gevent.
+//! - [`docs::caveats`]: the limits (std thread-locals, blocking calls, std
+//!   locks, stack size, timeouts, fork, panics) and what to do about them.
+//! - [`docs::architecture`]: the layers, the decisions and why, and how a
+//!   green thread goes from `spawn` through the scheduler, park, the
+//!   reactor and timers to its end.
+//! - [`docs::unsafe_code`]: every module allowed `unsafe`, and why it is
+//!   sound.
+//!
+//! The same files are in the repository's `docs/` directory.
+//!
+//! ## From eventlet and gevent
+//!
+//! verdant is what Python's eventlet and gevent do, built for Rust. The
+//! main differences: green threads run on several workers in parallel (so
+//! shared state needs `Arc`, atomics or locks, as with OS threads), and
+//! cancellation unwinds from every later park point, where `kill` raises
+//! an exception the target may swallow.
+//!
+//! | eventlet / gevent | verdant |
+//! |-------------------|---------|
+//! | `eventlet.spawn(f, *args)`, `gevent.spawn` | [`spawn`]`(move \|\| f(args))` |
+//! | `eventlet.spawn_n(f)` | [`spawn`]`(f)`, dropping the handle |
+//! | `gt.wait()`, `greenlet.get()` | [`JoinHandle::join`] |
+//! | `gevent.joinall`, `gevent.wait`, `gevent.iwait` | [`wait_all`], [`wait_any`], [`iwait`], or [`scope()`] |
+//! | `eventlet.spawn_after(secs, f)` | [`spawn_after`] |
+//! | `eventlet.sleep(secs)`, `gevent.sleep` | [`sleep`] |
+//! | `eventlet.sleep(0)` | [`yield_now`] |
+//! | `eventlet.getcurrent()`, `gevent.getcurrent()` | [`current`] |
+//! | `GreenPool(size)`, `gevent.pool.Pool` | [`GreenPool::new`] (`spawn` waits while the pool is full) |
+//! | `pool.spawn`, `pool.spawn_n`, `pool.waitall` | [`GreenPool::spawn`] (dropping the handle for `spawn_n`), [`GreenPool::waitall`] |
+//! | `pool.imap(f, items)` | [`GreenPool::imap`]`(items, f)` (note the argument order) |
+//! | `pool.running()`, `free()`, `waiting()`, `resize(n)` | the same names on [`GreenPool`] |
+//! | `GreenPile(size)`, `pile.spawn`, iterating | [`GreenPile`] (an `Iterator`) |
+//! | `tpool.execute(f)`, `gevent.threadpool` | [`spawn_blocking`]`(f).join()` |
+//! | `gt.kill()`, `greenlet.kill()` | [`JoinHandle::cancel`] (then `join` to wait) |
+//! | `eventlet.Timeout(secs)`, `gevent.Timeout` | [`timeout`]`(dur, f)`, returning `Err(`[`Elapsed`]`)` |
+//! | `eventlet.event.Event`, `gevent.event.AsyncResult` | [`sync::AsyncResult`] |
+//! | `gevent.event.Event` | [`sync::Event`] |
+//! | `eventlet.queue.Queue`, `gevent.queue.Queue`, `JoinableQueue` | [`sync::Queue`] (`put`, `get`, `task_done`, `join`) |
+//! | `PriorityQueue`, `LifoQueue` | [`sync::PriorityQueue`], [`sync::LifoQueue`] |
+//! | `eventlet.semaphore.BoundedSemaphore`, `gevent.lock.BoundedSemaphore` | [`sync::Semaphore`] |
+//! | `eventlet.listen(addr)`, `eventlet.connect(addr)` | [`net::TcpListener::bind`], [`net::TcpStream::connect`] |
+//! | `eventlet.green.socket`, `gevent.socket` | [`net`] |
+//! | `eventlet.serve(sock, handle, concurrency)`, `gevent.server.StreamServer` | [`net::serve`], [`net::serve_background`] |
+//! | eventlet's green DNS, `EVENTLET_NO_GREENDNS=yes` | a green-mode [`net::Resolver`] (the default), `VERDANT_RESOLVER=system` |
+//! | `eventlet.corolocal.local`, `gevent.local.local` | [`local!`] |
+//! | gevent's `max_blocking_time` | [`RuntimeBuilder::watchdog`] |
+//! | the hub | the [`Runtime`] (a global one by default) |
+//! | `eventlet.monkey_patch()` | none: change the `use` lines |
 //!
 //! [corosensei]: https://docs.rs/corosensei
 #![deny(
@@ -75,3 +128,35 @@ pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
 pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use sync::futures::{iwait, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use time::{sleep, sleep_until, spawn_after, timeout, timeout_at};
+
+/// The long-form documentation, rendered for docs.rs (documentation
+/// builds only; it holds no code).
+///
+/// Each module is one file of the repository's `docs/` directory. Links
+/// between them are written as plain paths (`docs/caveats.md`), which read
+/// the same here and on GitHub. The files' examples are illustrations, not
+/// doctests (`not(doctest)`): several show fragments of a program (a `?`
+/// outside a function, a server that runs on); the API's own docs carry the
+/// tested examples.
+#[cfg(all(doc, not(doctest)))]
+pub mod docs {
+    /// Concepts, and moving code onto verdant from `std::thread`, eventlet
+    /// and gevent (`docs/guide.md`).
+    pub mod guide {
+        #![doc = include_str!("../docs/guide.md")]
+    }
+    /// Where green threads differ from OS threads, and verdant's limits
+    /// (`docs/caveats.md`).
+    pub mod caveats {
+        #![doc = include_str!("../docs/caveats.md")]
+    }
+    /// The layers, the decisions and why, and the mechanics
+    /// (`docs/architecture.md`).
+    pub mod architecture {
+        #![doc = include_str!("../docs/architecture.md")]
+    }
+    /// Every module allowed `unsafe`, and its invariants (`docs/unsafe.md`).
+    pub mod unsafe_code {
+        #![doc = include_str!("../docs/unsafe.md")]
+    }
+}

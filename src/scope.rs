@@ -19,7 +19,8 @@ use crate::runtime::Handle;
 pub(crate) struct ScopeData {
     /// Every thread spawned in the scope, to wait for.
     tasks: Mutex<Vec<TaskRef>>,
-    /// Set when a panic nobody joined is dropped (`green::Packet`).
+    /// Set when a panic nobody joined is dropped (see `runtime::task`'s
+    /// stage protocol).
     pub(crate) a_thread_panicked: Arc<AtomicBool>,
 }
 

@@ -1,10 +1,10 @@
-//! Time: sleeping, scoped timeouts and delayed spawns.
+//! Time: sleeping, timeouts and delayed spawns.
 //!
 //! `sleep` parks a green thread on its worker's timers (or blocks an OS
 //! thread) and never returns before its deadline, except that it returns at
-//! an earlier scoped deadline (see [`timeout`]).
+//! the earlier deadline of an enclosing [`timeout`].
 //!
-//! # Scoped timeouts
+//! # Timeouts
 //!
 //! [`timeout`] (eventlet's `Timeout`, Go's context deadline) gives every
 //! verdant blocking call made inside it a deadline, kept in one place: the
@@ -46,13 +46,13 @@ use crate::runtime::park::{self, Wake};
 pub fn sleep(dur: Duration) {
     match Instant::now().checked_add(dur) {
         Some(deadline) => sleep_until(deadline),
-        // Further than the clock can count: until the scoped deadline.
+        // Further than the clock can count: until a `timeout` deadline.
         None => while park::park_reporting(None) != Wake::Elapsed {},
     }
 }
 
 /// Sleeps until `deadline` (returns at once if it has passed), or until the
-/// scoped deadline of an enclosing [`timeout`] if that is earlier.
+/// deadline of an enclosing [`timeout`] if that is earlier.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -139,7 +139,7 @@ where
     }
 }
 
-/// Puts the enclosing scope's deadline back, also when unwinding.
+/// Puts the enclosing `timeout`'s deadline back, also when unwinding.
 struct Restore(Option<Instant>);
 
 impl Drop for Restore {

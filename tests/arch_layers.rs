@@ -1,5 +1,5 @@
 //! The runtime layer is closed: nothing under `src/runtime` names a module
-//! above it (see `docs/architecture.md`, "Layers"). A `use` that breaks
+//! above it (see `docs/architecture.md`, "Layers point down only"). A `use` that breaks
 //! this is a design bug, caught here rather than in review.
 
 use std::fs;

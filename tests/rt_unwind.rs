@@ -1,4 +1,4 @@
-//! Interrupts (cancellation, scoped deadlines) and unwinding: a thread that
+//! Interrupts (cancellation, `timeout` deadlines) and unwinding: a thread that
 //! is unwinding is never interrupted again (a second unwind out of a
 //! destructor aborts the process), and an interrupt held back because a
 //! thread only *looks* as if it were unwinding is delayed, never lost.

@@ -1,4 +1,5 @@
-//! Turns a green-thread stack overflow into a clear message (decision 4).
+//! Turns a green-thread stack overflow into a clear message
+//! (`docs/architecture.md`, "Pooled guarded stacks").
 //!
 //! Without this, a green thread that overflows its stack hits the guard page
 //! of its [`PooledStack`](super::stack_pool::PooledStack) and the process

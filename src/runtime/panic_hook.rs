@@ -2,8 +2,8 @@
 //!
 //! `std::thread::panicking()` counts unwinds per OS thread, and a worker's
 //! green threads share one; the runtime needs to know whether *this* green
-//! thread is unwinding (see `park::unwinding`). Its own unwinds
-//! (cancellation, scoped deadlines) set the flag directly; user panics set
+//! thread is unwinding (see `interrupt::unwinding`). Its own unwinds
+//! (cancellation, an expired `verdant::timeout`) set the flag directly; user panics set
 //! it here, in a panic hook that chains to the one it replaces.
 //!
 //! A program that installs its own hook after starting a runtime should

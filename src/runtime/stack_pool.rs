@@ -1,4 +1,5 @@
-//! Per-worker pool of guarded coroutine stacks (design decision 4).
+//! Per-worker pool of guarded coroutine stacks (`docs/architecture.md`,
+//! "Pooled guarded stacks").
 //!
 //! A green thread runs on a stack handed out by its worker's [`StackPool`].
 //! The pool never calls `mmap` on the hot path: memory is reserved in

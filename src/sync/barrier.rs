@@ -61,7 +61,7 @@ impl Barrier {
     }
 
     /// Waits until `n` threads have called `wait`. A waiter that is
-    /// cancelled (or whose scoped deadline expires) withdraws its arrival.
+    /// cancelled (or whose `timeout` deadline expires) withdraws its arrival.
     pub fn wait(&self) -> BarrierWaitResult {
         let mut s = self.state.lock();
         s.arrived += 1;

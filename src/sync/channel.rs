@@ -169,8 +169,8 @@ pub struct Receiver<T> {
 
 impl<T> Sender<T> {
     /// Sends `msg`, waiting while the channel is full. Fails (handing
-    /// `msg` back) when every receiver is gone. An expired scoped deadline
-    /// ([`crate::timeout`]) unwinds out of the wait.
+    /// `msg` back) when every receiver is gone. An expired deadline of
+    /// [`crate::timeout`] unwinds out of the wait.
     ///
     /// ```
     /// let (tx, rx) = verdant::sync::bounded(1);

@@ -21,9 +21,9 @@
 //!
 //! Waits that may end early come in the families `op()`, `try_op()`,
 //! `op_timeout(Duration)` (and for channels `op_deadline(Instant)`). Inside
-//! [`crate::timeout`], `*_timeout` calls report their timeout error at the
-//! scoped deadline, while calls without a timeout error (`recv`, `lock`,
-//! `get`, `wait`) unwind to the enclosing `timeout`, which returns
+//! [`crate::timeout`], `*_timeout` calls report their timeout error once
+//! its deadline passes, while calls without a timeout error (`recv`,
+//! `lock`, `get`, `wait`) unwind to the enclosing `timeout`, which returns
 //! `Err(Elapsed)`.
 //!
 //! Locks are not poisoned: a panic while holding a guard releases it (the

@@ -162,7 +162,7 @@ impl<'a, R> Select<'a, R> {
 
     /// Performs the first operation to become ready (or the timeout or
     /// default arm) and returns its handler's value. Without a timeout arm,
-    /// an expired scoped deadline unwinds out of the wait.
+    /// an expired `timeout` deadline unwinds out of the wait.
     pub fn wait(mut self) -> R {
         if let Some((_, r)) = Arms(&mut self.arms).poll() {
             return r;

@@ -236,8 +236,6 @@ impl ScheduledIo {
         n
     }
 
-    /// Step 5: if an event came since `seen` was loaded, returns `None`
-    /// (retry now); else enqueues `waiter` and returns its key.
     /// Step 5: unless an event came since `seen`, queues `waiter` for
     /// `dir` and parks it as `until` says. `None`: an event came, retry now.
     /// Events wake every waiter of a direction (`take_all`), so leaving

@@ -148,7 +148,7 @@ impl Registration {
     fn wait(&self, interest: Interest, deadline: Option<Instant>, seen: Option<Readiness>) -> io::Result<()> {
         let Some(task) = park::current_task() else {
             // A plain OS thread: poll(2), bounded by the earlier of the
-            // call's deadline and its scoped one.
+            // call's deadline and its `verdant::timeout` deadline.
             let scope = interrupt::timeout_deadline().filter(|s| deadline.is_none_or(|d| *s < d));
             return match sys::poll_fd(self.fd, interest == Interest::Read, scope.or(deadline)) {
                 Err(e) if e.kind() == io::ErrorKind::TimedOut && scope.is_some() => Err(Elapsed::new().into()),

@@ -12,8 +12,8 @@
 //!   unpark (same worker)  ──▶ LIFO slot / run queue ──▶ resume ──▶ park/yield/finish
 //! ```
 //!
-//! Only *unstarted* green threads move between workers (a `Task` whose
-//! body holds a `Send` closure, nothing more). A started green thread lives
+//! Only *unstarted* green threads move between workers (a `NewTask` whose
+//! stage holds a `Send` closure, nothing more). A started green thread lives
 //! on its home worker until it finishes: its stack may hold addresses of
 //! that OS thread's thread-locals, so wakeups are routed home through the
 //! worker's inbox (`docs/architecture.md`, "Why started threads never

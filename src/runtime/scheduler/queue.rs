@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Only unstarted green threads are ever stolen (the deque holds
-//! `NewTask`s, whose body is a `Send` closure); woken threads go back to
+//! `NewTask`s, whose stage holds a `Send` closure); woken threads go back to
 //! their home worker, whose slab holds their coroutine.
 
 use std::cell::{Cell, RefCell};

@@ -128,7 +128,7 @@ impl Local {
         copy
     }
 
-    /// Remembers a thread whose cancellation or scoped deadline `park` held
+    /// Remembers a thread whose cancellation or timeout deadline `park` held
     /// back because it looked as if it were unwinding (see
     /// `park::park_green`); it is woken again to re-check once no thread of
     /// this worker is halfway through an unwinding.

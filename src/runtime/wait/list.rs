@@ -6,14 +6,14 @@
 //! is atomic with respect to "change the condition, then dequeue and
 //! unpark", and no wakeup can fall between the two.
 //!
-//! The usual waiting loop (see [`crate::runtime::park`]):
+//! The waiting loop built on it is the parent module's (`wait_while`):
 //!
 //! ```text
 //! loop {
 //!     lock state; if condition holds { take it; return }
-//!     key = list.push(Waiter::current()); unlock
-//!     park(deadline)                      // may return spuriously
-//!     lock; if !list.remove(key) { we were dequeued by a notifier }
+//!     key = list.push(Waiter::current()); unlock      (Registration::enqueue)
+//!     park(until)                                     // may return spuriously
+//!     lock; list.leave(key): Queued, Chosen or Broadcast
 //! }
 //! ```
 //!

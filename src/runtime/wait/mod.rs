@@ -147,14 +147,15 @@ impl<S> Queue<S> {
 /// How a wait may end early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
-    /// No deadline; an expired scoped deadline unwinds (`recv()`, `lock()`).
+    /// No deadline; an expired `verdant::timeout` deadline unwinds
+    /// (`recv()`, `lock()`).
     Forever,
-    /// A deadline (or none), and the scoped deadline ends the wait too: the
-    /// call reports its timeout error (`recv_timeout`).
+    /// A deadline (or none), and the `verdant::timeout` deadline ends the
+    /// wait too: the call reports its timeout error (`recv_timeout`).
     Deadline(Option<Instant>),
-    /// A deadline that ends the wait, while an expired scoped deadline
-    /// unwinds (calls whose timeout is not an error of theirs:
-    /// `wait_any_timeout`, a server's drain).
+    /// A deadline that ends the wait, while an expired `verdant::timeout`
+    /// deadline unwinds (calls whose timeout is not an error of theirs:
+    /// `join`, `wait_any_timeout`, a server's drain).
     Within(Option<Instant>),
     /// Like `Within`, but a cancellation of the waiter does not end the
     /// wait: the caller checks for it once the wait is over (joining a
