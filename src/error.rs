@@ -60,9 +60,6 @@ enum Repr {
 
 impl JoinError {
     pub(crate) fn from_panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
-        if payload.is::<crate::runtime::interrupt::Cancelled>() {
-            return JoinError::cancelled();
-        }
         JoinError {
             repr: Repr::Panic(payload),
         }

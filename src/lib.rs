@@ -109,6 +109,7 @@
 
 mod blocking;
 mod error;
+mod futures;
 mod green;
 mod local;
 pub mod net;
@@ -121,12 +122,12 @@ mod time;
 
 pub use blocking::spawn_blocking;
 pub use error::{Elapsed, JoinError};
+pub use futures::{iwait, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use green::{current, park, spawn, yield_now, Builder, GreenId, GreenThread, JoinHandle};
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
 pub use scope::{scope, Scope, ScopedJoinHandle};
-pub use sync::futures::{iwait, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use time::{sleep, sleep_until, spawn_after, timeout, timeout_at};
 
 /// The long-form documentation, rendered for docs.rs (documentation

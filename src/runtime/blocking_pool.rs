@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::runtime::task::{self, NewTask};
+use crate::runtime::task::NewTask;
 use crate::runtime::Config;
 
 /// A job is a green-thread task with no scheduler: its body runs here.
@@ -102,9 +102,7 @@ impl BlockingPool {
 }
 
 fn finish_unrun(job: Job) {
-    let task = job.task().clone();
-    job.drop_unrun(None);
-    task::complete(&task);
+    job.drop_unrun(None).complete();
 }
 
 impl Inner {
@@ -113,9 +111,7 @@ impl Inner {
         loop {
             if let Some(job) = st.queue.pop_front() {
                 drop(st);
-                let task = job.task().clone();
-                job.run();
-                task::complete(&task);
+                job.run().complete();
                 st = self.state.lock();
                 continue;
             }

@@ -33,6 +33,7 @@ use corosensei::{Coroutine, CoroutineResult, Yielder};
 
 use crate::runtime::context::{self, Running};
 use crate::runtime::stack_pool::PooledStack;
+use crate::runtime::task::Done;
 
 /// Why a green thread switched out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +45,7 @@ pub(crate) enum Suspend {
 }
 
 /// Resume input: whether the green thread has been cancelled.
-type Inner = Coroutine<bool, Suspend, (), PooledStack>;
+type Inner = Coroutine<bool, Suspend, Done, PooledStack>;
 
 /// A green thread's stack and saved context. `!Send` by construction.
 pub(crate) struct Green {
@@ -58,14 +59,15 @@ pub(crate) struct Green {
 /// What a resumed green thread did.
 pub(crate) enum Resumed {
     Suspended(Suspend),
-    /// Done: take its stack back with [`Green::into_stack`].
-    Finished,
+    /// Done (its body returned this): take its stack back with
+    /// [`Green::into_stack`].
+    Finished(Done),
 }
 
 impl Green {
     /// Prepares `body` to run on `stack`. `body` must not unwind: the caller
     /// catches panics inside it.
-    pub(crate) fn new(stack: PooledStack, body: impl FnOnce() + 'static) -> Green {
+    pub(crate) fn new(stack: PooledStack, body: impl FnOnce() -> Done + 'static) -> Green {
         let guard = stack.guard_range();
         let stack_size = stack.usable_size();
         let (stack_lo, stack_hi) = (guard.1, stack.base().get());
@@ -75,8 +77,9 @@ impl Green {
                 stack_lo,
                 stack_hi,
             });
-            body();
+            let done = body();
             context::set_yielder(Running::NONE);
+            done
         });
         Green {
             inner,
@@ -91,7 +94,7 @@ impl Green {
     pub(crate) fn resume(&mut self, cancelled: bool) -> Resumed {
         match self.inner.resume(cancelled) {
             CoroutineResult::Yield(why) => Resumed::Suspended(why),
-            CoroutineResult::Return(()) => Resumed::Finished,
+            CoroutineResult::Return(done) => Resumed::Finished(done),
         }
     }
 

@@ -377,7 +377,7 @@ impl Handle {
             // Drop its function now, where a panicking capture is caught
             // and reported, not later with the last reference (which may be
             // during the caller's own unwinding, e.g. `scope`'s panic).
-            new.drop_unrun(None);
+            new.drop_unrun(None).complete();
             return Err(io::Error::other("verdant: the runtime has shut down"));
         }
         self.shared.spawn(new);

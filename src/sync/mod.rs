@@ -34,7 +34,6 @@
 mod barrier;
 mod channel;
 mod event;
-pub(crate) mod futures;
 pub mod mpsc;
 mod mutex;
 mod queue;

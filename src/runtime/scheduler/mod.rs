@@ -38,7 +38,7 @@ use parking_lot::Mutex;
 use crate::runtime::blocking_pool::BlockingPool;
 use crate::runtime::context;
 use crate::runtime::reactor::IoSlab;
-use crate::runtime::task::{self, Header, NewTask, TaskRef};
+use crate::runtime::task::{Header, NewTask, TaskRef};
 use crate::runtime::Config;
 use idle::Idle;
 
@@ -180,10 +180,9 @@ impl Shared {
         loop {
             match self.injector.steal() {
                 crossbeam_deque::Steal::Success(new) => {
-                    let t = new.task().clone();
-                    new.drop_unrun(None);
-                    self.task_done(&t);
-                    task::complete(&t);
+                    let done = new.drop_unrun(None);
+                    self.task_done(done.task());
+                    done.complete();
                 }
                 crossbeam_deque::Steal::Retry => continue,
                 crossbeam_deque::Steal::Empty => return,

@@ -47,8 +47,8 @@ use crate::runtime::locals::LocalMap;
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
-use crate::runtime::task::NewTask;
-use crate::runtime::task::{self, Header, TaskRef};
+
+use crate::runtime::task::{Done, Header, NewTask, TaskRef};
 use crate::runtime::timer::Timers;
 use crate::runtime::{context, overflow};
 
@@ -376,8 +376,8 @@ impl Local {
                 // No stack, so its captures are dropped on this worker's
                 // own stack: a destructor that parks here would block the
                 // worker (`park` reports it).
-                new.drop_unrun(Some(e));
-                self.finish(&task);
+                let done = new.drop_unrun(Some(e));
+                self.finish(done);
                 return;
             }
         };
@@ -427,21 +427,21 @@ impl Local {
                     self.queue.push_back(task);
                 }
             }
-            Resumed::Finished => {
+            Resumed::Finished(done) => {
                 let stack = cell.take().expect("coroutine present").into_stack();
                 drop(cell);
                 self.stacks.borrow_mut().put(stack);
                 self.slab.borrow_mut().remove(slot);
-                self.finish(&task);
+                self.finish(done);
             }
         }
     }
 
     /// Bookkeeping first, then completion: whoever `join` wakes sees the
     /// runtime's counts already updated.
-    fn finish(&self, task: &Header) {
-        self.shared.task_done(task);
-        task::complete(task);
+    fn finish(&self, done: Done) {
+        self.shared.task_done(done.task());
+        done.complete();
     }
 }
 

@@ -57,7 +57,7 @@
 //!    inherited by the next thread of its slot.
 //! 7. Return to the worker, which frees the stack and the slot, updates the
 //!    runtime's counts and only then sets `COMPLETE` and wakes the joiners
-//!    ([`complete`]), so a joiner sees the counts already updated.
+//!    ([`Done::complete`]), so a joiner sees the counts already updated.
 
 use std::cell::UnsafeCell;
 use std::io;
@@ -293,25 +293,28 @@ impl NewTask {
     /// Runs the thread's function on the caller's stack (its green
     /// thread's, or a blocking-pool thread's), then stores its outcome and
     /// drops its locals: steps 1 to 6 of the finish sequence. Never unwinds.
-    /// The caller completes the thread afterwards ([`complete`]).
-    pub(crate) fn run(self) {
+    /// The caller completes the thread afterwards with the [`Done`] it
+    /// returns.
+    pub(crate) fn run(self) -> Done {
         let task = self.into_ref();
         let run = task.vtable.run;
         // SAFETY: consuming the unique `NewTask` is the permission the
         // stage protocol (step 1) asks for; the vtable matches the cell.
-        unsafe { run(task.cell()) }
+        unsafe { run(task.cell()) };
+        Done(task)
     }
 
     /// Drops the function of a thread that will never run, and records why
     /// when it is a failure (no stack could be had) rather than a
     /// cancellation or a shutdown. A panic in a captured value's
     /// destructor is reported, not propagated. The caller completes the
-    /// thread afterwards.
-    pub(crate) fn drop_unrun(self, failure: Option<io::Error>) {
+    /// thread afterwards with the [`Done`] it returns.
+    pub(crate) fn drop_unrun(self, failure: Option<io::Error>) -> Done {
         let task = self.into_ref();
         let drop_unrun = task.vtable.drop_unrun;
         // SAFETY: as in `run`.
-        unsafe { drop_unrun(task.cell(), failure) }
+        unsafe { drop_unrun(task.cell(), failure) };
+        Done(task)
     }
 
     /// Gives up the permission, keeping the reference (and skipping the
@@ -325,28 +328,44 @@ impl NewTask {
 }
 
 /// A `NewTask` dropped without being run (a queue dropped with work in it)
-/// still drops its function, so nothing it captured leaks.
+/// still drops its function, so nothing it captured leaks, and completes
+/// its thread, so no joiner waits for it forever.
 impl Drop for NewTask {
     fn drop(&mut self) {
         let drop_unrun = self.0.vtable.drop_unrun;
         // SAFETY: as in `run`: being dropped, this is the last use of the
         // permission.
-        unsafe { drop_unrun(self.0.cell(), None) }
+        unsafe { drop_unrun(self.0.cell(), None) };
+        Done(self.0.clone()).complete();
+    }
+}
+
+/// A thread whose `NewTask` was used up (it ran, or its function was
+/// dropped unrun): the only way to complete it, so that `COMPLETE`, which
+/// lets the join handle take the outcome, can never be set while the
+/// stage is still being written (stage step 3).
+#[must_use = "a thread that is never completed keeps its joiners waiting"]
+pub(crate) struct Done(TaskRef);
+
+impl Done {
+    /// The thread.
+    pub(crate) fn task(&self) -> &TaskRef {
+        &self.0
+    }
+
+    /// Step 7: marks the thread complete and wakes everyone waiting for it.
+    pub(crate) fn complete(self) {
+        self.0.state.set_complete();
+        let waiters = self.0.joiners.lock().take_all();
+        for w in waiters {
+            w.unpark();
+        }
     }
 }
 
 impl std::fmt::Debug for NewTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("NewTask").field(&self.0.id).finish()
-    }
-}
-
-/// Step 7: marks the thread complete and wakes everyone waiting for it.
-pub(crate) fn complete(task: &Header) {
-    task.state.set_complete();
-    let waiters = task.joiners.lock().take_all();
-    for w in waiters {
-        w.unpark();
     }
 }
 
@@ -414,6 +433,8 @@ unsafe fn vt_run<F: FnOnce() -> T, T>(ptr: NonNull<Header>) {
         let outcome = match returned {
             Ok(_) if header.state.is_cancelled() => Err(JoinError::cancelled()),
             Ok(v) => Ok(v),
+            // Its own cancellation unwound it: not a panic.
+            Err(payload) if payload.is::<interrupt::Cancelled>() => Err(JoinError::cancelled()),
             Err(payload) => Err(JoinError::from_panic(payload)),
         };
         // Step 5. SAFETY: we still hold the permission of step 1.
