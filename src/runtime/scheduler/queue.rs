@@ -46,12 +46,14 @@ impl RunQueue {
     }
 
     /// Queues a green thread spawned on this worker (stealable).
+    #[inline]
     pub(crate) fn push_new(&self, new: NewTask) {
         self.deque.push(new);
     }
 
     /// Queues a green thread of this worker that was just woken here:
     /// into the LIFO slot if a green thread woke it, else at the back.
+    #[inline]
     pub(crate) fn push_woken(&self, task: TaskRef, by_green_thread: bool) {
         if by_green_thread {
             if let Some(prev) = self.lifo.borrow_mut().replace(task) {
@@ -63,17 +65,20 @@ impl RunQueue {
     }
 
     /// Queues a thread at the back (it yielded, or a wakeup raced its park).
+    #[inline]
     pub(crate) fn push_back(&self, task: TaskRef) {
         self.queue.borrow_mut().push_back(task);
     }
 
     /// Whether a woken thread is waiting here (the inbox aside).
+    #[inline]
     pub(crate) fn has_woken(&self) -> bool {
         !self.queue.borrow().is_empty() || self.lifo.borrow().is_some()
     }
 
     /// The next woken thread to resume: the LIFO slot (bounded streak),
     /// the run queue, then the inbox.
+    #[inline]
     pub(crate) fn next_woken(&self, inbox: &Injector<TaskRef>) -> Option<TaskRef> {
         if self.lifo_streak.get() < MAX_LIFO_STREAK {
             if let Some(task) = self.lifo.borrow_mut().take() {

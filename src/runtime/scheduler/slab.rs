@@ -82,6 +82,7 @@ impl Slab {
     ///
     /// If the slot holds another task (or none): resuming it would run the
     /// wrong coroutine.
+    #[inline]
     pub(crate) fn get(&self, slot: u32, task: &TaskRef) -> Rc<Entry> {
         let entry = self.entries.get(slot as usize).cloned();
         match entry {
@@ -101,6 +102,7 @@ impl Slab {
     }
 
     /// The entry in `slot` whatever occupies it (the running thread's own).
+    #[inline]
     pub(crate) fn entry(&self, slot: u32) -> Rc<Entry> {
         self.entries[slot as usize].clone()
     }
