@@ -621,3 +621,78 @@ fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::task::join::{parts, Wait};
+    use crate::runtime::task::wait_complete;
+
+    fn spec() -> Spec {
+        Spec {
+            name: None,
+            stack_size: 0,
+            shared: None,
+            unjoined_panic: None,
+        }
+    }
+
+    /// Clones and drops from several threads at once: the count never
+    /// frees early (the capture stays alive while references exist) and
+    /// frees exactly once (the capture's count returns to one).
+    #[test]
+    fn reference_count_across_threads() {
+        let capture = Arc::new(());
+        let c = capture.clone();
+        let (new, join) = parts(spec(), move || drop(c));
+        let task = join.task().clone();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                let t = task.clone();
+                s.spawn(move || {
+                    for _ in 0..10_000 {
+                        let u = t.clone();
+                        assert_eq!(u.id, t.id);
+                    }
+                });
+            }
+        });
+        new.run().complete();
+        assert_eq!(Arc::strong_count(&capture), 1, "the function was consumed by run");
+        assert!(join.join().is_ok());
+        drop(task);
+    }
+
+    /// A `NewTask` dropped unused (a queue dropped with work in it) drops
+    /// the function and completes the thread: a joiner does not hang.
+    #[test]
+    fn a_dropped_new_task_completes_its_thread() {
+        let capture = Arc::new(());
+        let c = capture.clone();
+        let (new, join) = parts(spec(), move || drop(c));
+        drop(new);
+        assert_eq!(Arc::strong_count(&capture), 1);
+        assert!(wait_complete(join.header(), None, Wait::Interruptible));
+        assert!(join.join().unwrap_err().is_cancelled());
+    }
+
+    /// Whoever comes second drops an unjoined outcome: the handle (thread
+    /// first) or the thread (handle first), exactly once either way.
+    #[test]
+    fn an_unjoined_outcome_is_dropped_once_by_whoever_comes_second() {
+        for handle_first in [false, true] {
+            let outcome = Arc::new(());
+            let o = outcome.clone();
+            let (new, join) = parts(spec(), move || o);
+            if handle_first {
+                drop(join);
+                new.run().complete();
+            } else {
+                new.run().complete();
+                assert_eq!(Arc::strong_count(&outcome), 2, "stored for join");
+                drop(join);
+            }
+            assert_eq!(Arc::strong_count(&outcome), 1, "handle_first = {handle_first}");
+        }
+    }
+}
