@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use net_support::{echo, fd_count, raise_nofile, round_trip};
+use net_support::{echo, fd_count, raise_nofile, register_for_reads, round_trip, TestStream};
 use support::{rt, watchdog};
 use verdant::net::{Shutdown, TcpListener, TcpStream};
 
@@ -527,280 +527,31 @@ fn scoped_timeout_on_socket_io_is_timed_out_on_green_and_os_threads() {
 
 // ---- Readiness: a short read or write marks the socket drained ----------
 //
-// A stream read that returns fewer bytes than asked (but not 0) clears the
-// socket's read readiness, so the next read parks without a syscall; a
-// short write does the same for writes. These tests check that nothing is
-// stranded by that: every byte and every end-of-file still wakes a parked
-// green thread.
+// The cases are shared with `net_unix`: see `support/net.rs`.
 
-/// A connected pair: (accepted, connected).
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let (s, _) = listener.accept().unwrap();
-    (s, c)
-}
-
-/// Registers `s` with the calling green thread's reactor: a read that
-/// must time out (nothing was sent) waits on it once.
-fn register_for_reads(s: &TcpStream) {
-    s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
-    let err = (&*s).read(&mut [0u8; 1]).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WouldBlock);
-    s.set_read_timeout(None).unwrap();
-}
-
-/// After a short read the reader parks; the next write wakes it, and so
-/// does the peer's close, whose end-of-file then keeps reading as 0.
 #[test]
 fn short_read_then_park_is_woken_by_write_and_by_close() {
-    let _w = watchdog(Duration::from_secs(30));
-    let rt = rt(2);
-    let (mut peer, conn) = tcp_pair();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let reader = rt.spawn(move || {
-        let mut conn = conn;
-        register_for_reads(&conn);
-        tx.send(()).unwrap();
-        let mut buf = [0u8; 64];
-        assert_eq!(conn.read(&mut buf).unwrap(), 10, "short: 10 of 64");
-        assert_eq!(&buf[..10], &[1; 10]);
-        tx.send(()).unwrap();
-        // Known drained: parks without trying, until the next write.
-        assert_eq!(conn.read(&mut buf).unwrap(), 5);
-        assert_eq!(&buf[..5], &[2; 5]);
-        tx.send(()).unwrap();
-        // Parks again, until the peer's FIN; then 0 for good.
-        for _ in 0..3 {
-            assert_eq!(conn.read(&mut buf).unwrap(), 0);
-        }
-    });
-    rx.recv().unwrap();
-    peer.write_all(&[1; 10]).unwrap();
-    rx.recv().unwrap();
-    peer.write_all(&[2; 5]).unwrap();
-    rx.recv().unwrap();
-    peer.shutdown(Shutdown::Write).unwrap();
-    reader.join().unwrap();
+    net_support::short_read_then_park_is_woken_by_write_and_by_close::<TcpStream>();
 }
 
-/// The peer's data and FIN are both recorded before the reader runs: its
-/// short read must not clear away the hang-up (end-of-file is final).
 #[test]
 fn short_read_after_hang_up_still_reads_eof() {
-    let _w = watchdog(Duration::from_secs(30));
-    let rt = rt(1);
-    for _ in 0..20 {
-        let (mut peer, conn) = tcp_pair();
-        let (registered_tx, registered_rx) = std::sync::mpsc::channel::<()>();
-        let (go_tx, go_rx) = verdant::sync::unbounded::<()>();
-        let reader = rt.spawn(move || {
-            let mut conn = conn;
-            register_for_reads(&conn);
-            registered_tx.send(()).unwrap();
-            // Parked on the channel, not the socket: the worker records
-            // the socket's events meanwhile, with no reader waiting.
-            go_rx.recv().unwrap();
-            let mut buf = [0u8; 64];
-            assert_eq!(conn.read(&mut buf).unwrap(), 10);
-            for _ in 0..3 {
-                assert_eq!(conn.read(&mut buf).unwrap(), 0);
-            }
-        });
-        registered_rx.recv().unwrap();
-        peer.write_all(&[3; 10]).unwrap();
-        peer.shutdown(Shutdown::Write).unwrap();
-        go_tx.send(()).unwrap();
-        reader.join().unwrap();
-    }
+    net_support::short_read_after_hang_up_still_reads_eof::<TcpStream>();
 }
 
-/// A read that fills its buffer leaves the socket ready (more may be
-/// buffered); only the short read that empties it parks the next one.
 #[test]
 fn reads_after_a_partial_read_still_get_the_rest() {
-    let _w = watchdog(Duration::from_secs(30));
-    let rt = rt(2);
-    let (mut peer, conn) = tcp_pair();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let reader = rt.spawn(move || {
-        let mut conn = conn;
-        register_for_reads(&conn);
-        tx.send(()).unwrap();
-        let mut buf = [0u8; 64];
-        // 100 bytes sent as one message: 64 (full, stays ready), then 36.
-        conn.read_exact(&mut buf).unwrap();
-        assert_eq!(buf, [4; 64]);
-        assert_eq!(conn.read(&mut buf).unwrap(), 36, "the rest, short");
-        assert_eq!(&buf[..36], &[4; 36]);
-        tx.send(()).unwrap();
-        // Drained: parks until more arrives.
-        assert_eq!(conn.read(&mut buf).unwrap(), 7);
-        assert_eq!(&buf[..7], &[5; 7]);
-        // A vectored read: 64 + 64 asked, 30 buffered: short too.
-        tx.send(()).unwrap();
-        let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
-        let mut bufs = [io::IoSliceMut::new(&mut x), io::IoSliceMut::new(&mut y)];
-        assert_eq!(conn.read_vectored(&mut bufs).unwrap(), 30);
-        assert_eq!(&x[..30], &[6; 30]);
-        tx.send(()).unwrap();
-        assert_eq!(conn.read(&mut buf).unwrap(), 0);
-    });
-    rx.recv().unwrap();
-    peer.write_all(&[4; 100]).unwrap();
-    rx.recv().unwrap();
-    peer.write_all(&[5; 7]).unwrap();
-    rx.recv().unwrap();
-    peer.write_all(&[6; 30]).unwrap();
-    rx.recv().unwrap();
-    drop(peer);
-    reader.join().unwrap();
+    net_support::reads_after_a_partial_read_still_get_the_rest::<TcpStream>();
 }
 
-/// A write that takes only part of its buffer (send buffer full) parks
-/// the next write until the peer drains; it is woken and finishes.
 #[test]
 fn short_write_then_peer_drains() {
-    let _w = watchdog(Duration::from_secs(60));
-    let rt = rt(2);
-    let (mut peer, conn) = tcp_pair();
-    const TOTAL: usize = 32 << 20;
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let writer = rt.spawn(move || {
-        let mut conn = conn;
-        let chunk = vec![9u8; 1 << 20];
-        let mut sent = 0;
-        let mut signalled = false;
-        while sent < TOTAL {
-            let want = chunk.len().min(TOTAL - sent);
-            let n = conn.write(&chunk[..want]).unwrap();
-            assert!(n > 0);
-            sent += n;
-            if n < want && !signalled {
-                // The first short write: the peer has read nothing yet,
-                // so the next write parks until it starts draining.
-                tx.send(()).unwrap();
-                signalled = true;
-            }
-        }
-        conn.shutdown(Shutdown::Write).unwrap();
-        signalled
-    });
-    rx.recv().unwrap();
-    let mut got = 0;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = peer.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        assert!(buf[..n].iter().all(|&b| b == 9));
-        got += n;
-    }
-    assert!(writer.join().unwrap(), "no write was short");
-    assert_eq!(got, TOTAL);
+    net_support::short_write_then_peer_drains::<TcpStream>();
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-}
-
-/// The byte at stream offset `i` of the stream seeded `seed`.
-fn pattern(seed: u64, i: usize) -> u8 {
-    (i as u64).wrapping_mul(31).wrapping_add(seed) as u8
-}
-
-/// Writes `msgs` messages of random sizes (a pattern of `seed`), then FIN.
-fn send_random<W: Write>(mut w: W, seed: u64, msgs: usize, max: usize, shutdown: impl FnOnce(W)) -> usize {
-    let mut rng = Rng(seed | 1);
-    let mut off = 0;
-    for _ in 0..msgs {
-        let len = 1 + rng.below(max);
-        let msg: Vec<u8> = (off..off + len).map(|i| pattern(seed, i)).collect();
-        w.write_all(&msg).unwrap();
-        off += len;
-    }
-    shutdown(w);
-    off
-}
-
-/// Reads to end-of-file with random buffer sizes, checking the pattern.
-fn recv_random<R: Read>(mut r: R, seed: u64, max: usize) -> usize {
-    let mut rng = Rng(seed.rotate_left(17) | 1);
-    let mut buf = vec![0u8; max];
-    let mut off = 0;
-    loop {
-        let len = 1 + rng.below(max);
-        let n = r.read(&mut buf[..len]).unwrap();
-        if n == 0 {
-            return off;
-        }
-        for (k, &b) in buf[..n].iter().enumerate() {
-            assert_eq!(b, pattern(seed, off + k), "byte {} of stream {seed}", off + k);
-        }
-        off += n;
-    }
-}
-
-/// Many connections pass random-sized messages both ways at once, read
-/// with random-sized buffers (full, short and partial reads of every
-/// kind), across 4 workers; a lost edge would hang here.
 #[test]
 fn stress_random_sized_messages_both_ways() {
-    let _w = watchdog(Duration::from_secs(120));
-    let rt = rt(4);
-    const CONNS: u64 = 64;
-    const MSGS: usize = 200;
-    const MAX: usize = 8192;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    // One side of each connection: a writer and a reader green thread.
-    let side = |s: TcpStream, out_seed: u64, in_seed: u64| {
-        let r = s.try_clone().unwrap();
-        let w = verdant::spawn(move || send_random(s, out_seed, MSGS, MAX, |s| s.shutdown(Shutdown::Write).unwrap()));
-        let r = verdant::spawn(move || recv_random(r, in_seed, MAX));
-        (w, r)
-    };
-    let server = rt.spawn(move || {
-        let mut handles = Vec::new();
-        for i in 0..CONNS {
-            let (s, _) = listener.accept().unwrap();
-            let mut seed = [0u8; 8];
-            (&s).read_exact(&mut seed).unwrap();
-            let seed = u64::from_le_bytes(seed);
-            handles.push(verdant::spawn(move || {
-                let (w, r) = side(s, seed + 1000, seed);
-                (w.join().unwrap(), r.join().unwrap(), i)
-            }));
-        }
-        handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
-    });
-    let clients: Vec<_> = (0..CONNS)
-        .map(|seed| {
-            rt.spawn(move || {
-                let mut s = TcpStream::connect(addr).unwrap();
-                s.write_all(&seed.to_le_bytes()).unwrap();
-                let (w, r) = side(s, seed, seed + 1000);
-                (w.join().unwrap(), r.join().unwrap())
-            })
-        })
-        .collect();
-    let mut client_bytes = 0;
-    for c in clients {
-        let (sent, received) = c.join().unwrap();
-        assert!(sent > 0 && received > 0);
-        client_bytes += sent + received;
-    }
-    let server_bytes: usize = server.join().unwrap().iter().map(|(s, r, _)| s + r).sum();
-    assert_eq!(client_bytes, server_bytes);
+    net_support::stress_random_sized_messages_both_ways::<TcpStream>();
 }
 
 /// A peek that sees fewer bytes than asked consumes nothing: it must not
@@ -809,11 +560,11 @@ fn stress_random_sized_messages_both_ways() {
 fn short_peek_does_not_strand_data() {
     let _w = watchdog(Duration::from_secs(30));
     let rt = rt(2);
-    let (mut peer, conn) = tcp_pair();
+    let (mut peer, conn) = TcpStream::connected_pair();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let reader = rt.spawn(move || {
         let mut conn = conn;
-        register_for_reads(&conn);
+        register_for_reads(&mut conn);
         tx.send(()).unwrap();
         let mut buf = [0u8; 64];
         assert_eq!(conn.peek(&mut buf).unwrap(), 10);
