@@ -6,13 +6,17 @@
 //! cached across one (`docs/architecture.md`, "Thread-locals and switches"). A started green thread never
 //! changes OS thread, so what these return stays true for it until it ends.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
+use crate::runtime::park::OsParker;
 use crate::runtime::scheduler::worker::Local;
 
 thread_local! {
+    /// This OS thread's parker, for when it waits outside a green thread.
+    static OS_PARKER: OnceCell<Arc<OsParker>> = const { OnceCell::new() };
     /// The worker state of this OS thread, if it is a worker.
     static WORKER: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
     /// The running coroutine's `Yielder` and stack (see `coroutine`);
@@ -22,6 +26,12 @@ thread_local! {
     /// is not running a green thread (green threads keep theirs in their
     /// `Header`).
     static TIMEOUT_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// This OS thread's parker (see `park::OsParker`), made on first use.
+#[inline(never)]
+pub(crate) fn os_parker() -> Arc<OsParker> {
+    OS_PARKER.with(|p| p.get_or_init(|| Arc::new(OsParker::new())).clone())
 }
 
 /// This OS thread's timeout deadline.

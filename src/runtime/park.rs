@@ -25,6 +25,8 @@
 //! `Mutex::lock`, `join`); [`park_reporting`] returns [`Wake::Elapsed`]
 //! instead (for `recv_timeout`, `sleep`, socket I/O).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::Thread;
 use std::time::Instant;
 
@@ -37,7 +39,7 @@ use crate::runtime::{context, scheduler};
 #[derive(Clone)]
 pub(crate) enum Waiter {
     Green(TaskRef),
-    Thread(Thread),
+    Thread(Arc<OsParker>),
 }
 
 impl Waiter {
@@ -45,7 +47,7 @@ impl Waiter {
     pub(crate) fn current() -> Waiter {
         match current_task() {
             Some(task) => Waiter::Green(task),
-            None => Waiter::Thread(std::thread::current()),
+            None => Waiter::Thread(context::os_parker()),
         }
     }
 
@@ -54,7 +56,7 @@ impl Waiter {
     pub(crate) fn unpark(self) {
         match self {
             Waiter::Green(task) => wake_task(task),
-            Waiter::Thread(thread) => thread.unpark(),
+            Waiter::Thread(parker) => parker.unpark(),
         }
     }
 }
@@ -63,7 +65,7 @@ impl std::fmt::Debug for Waiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Waiter::Green(t) => write!(f, "Waiter::Green({})", t.id),
-            Waiter::Thread(t) => write!(f, "Waiter::Thread({:?})", t.id()),
+            Waiter::Thread(p) => write!(f, "Waiter::Thread({:?})", p.thread.id()),
         }
     }
 }
@@ -238,19 +240,83 @@ fn park_green(
 }
 
 fn park_thread(deadline: Option<Instant>, timeout: Option<Instant>) -> Wake {
-    match earliest(deadline, timeout) {
-        None => {
-            std::thread::park();
-            Wake::Unparked
+    let until = earliest(deadline, timeout);
+    if let Some(why) = until.and_then(|_| expired(Instant::now(), deadline, timeout)) {
+        return why;
+    }
+    context::os_parker().park(until);
+    match until {
+        None => Wake::Unparked,
+        Some(_) => expired(Instant::now(), deadline, timeout).unwrap_or(Wake::Unparked),
+    }
+}
+
+/// Steps of exponential spinning before a parking OS thread starts
+/// yielding its CPU, and before it sleeps (crossbeam's `Backoff`).
+const SPIN_LIMIT: u32 = 6;
+const YIELD_LIMIT: u32 = 10;
+
+/// A plain OS thread's side of park and unpark: std's parker, plus a flag
+/// that lets the thread spin a little before it sleeps.
+///
+/// A futex sleep and wakeup costs tens of microseconds here; between two
+/// OS threads handing messages back and forth, the wakeup usually comes
+/// within a few. So a parking OS thread first watches `notified` for a
+/// short, bounded while (spinning, then yielding its CPU, as crossbeam's
+/// `Backoff` does), and only then sleeps in `std::thread::park`. Green
+/// threads never spin: their park is a cheap switch.
+///
+/// 1. `unpark` sets `notified` (Release), then calls `Thread::unpark`,
+///    which costs no syscall unless the thread sleeps in `park`.
+/// 2. `park` consumes `notified` (Acquire) if set, during the spin or
+///    before and after it sleeps. The std token an `unpark` leaves behind
+///    while the thread was spinning makes a later `std::thread::park`
+///    return at once: a spurious wakeup, which every caller allows.
+pub(crate) struct OsParker {
+    notified: AtomicBool,
+    thread: Thread,
+}
+
+impl OsParker {
+    /// The parker of the calling OS thread (see `context::os_parker`).
+    pub(crate) fn new() -> OsParker {
+        OsParker {
+            notified: AtomicBool::new(false),
+            thread: std::thread::current(),
         }
-        Some(d) => {
-            let now = Instant::now();
-            if let Some(why) = expired(now, deadline, timeout) {
-                return why;
+    }
+
+    fn unpark(&self) {
+        self.notified.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+
+    fn take(&self) -> bool {
+        self.notified.load(Ordering::Relaxed) && self.notified.swap(false, Ordering::Acquire)
+    }
+
+    /// Returns once unparked, at `until`, or spuriously.
+    fn park(&self, until: Option<Instant>) {
+        for step in 0..=YIELD_LIMIT {
+            if self.take() {
+                return;
             }
-            std::thread::park_timeout(d - now);
-            expired(Instant::now(), deadline, timeout).unwrap_or(Wake::Unparked)
+            if step <= SPIN_LIMIT {
+                for _ in 0..1u32 << step {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::yield_now();
+            }
         }
+        if self.take() {
+            return;
+        }
+        match until {
+            None => std::thread::park(),
+            Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+        }
+        self.take();
     }
 }
 

@@ -149,7 +149,7 @@ mod tests {
     use super::*;
 
     fn w() -> Waiter {
-        Waiter::Thread(std::thread::current())
+        Waiter::current()
     }
 
     #[test]
