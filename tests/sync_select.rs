@@ -134,3 +134,45 @@ fn stress_no_lost_wakeups() {
         assert_eq!(total, 2 * n as u64);
     });
 }
+
+/// Regression: a select with a send and a receive arm on the same
+/// zero-capacity channel paired with itself (took the send arm, leaving
+/// the message stranded in the channel). Go and crossbeam time out.
+#[test]
+fn zero_capacity_select_does_not_pair_with_itself() {
+    fn check() {
+        let (s, r) = bounded::<u32>(0);
+        let got = verdant::select! {
+            send(s, 1) -> _m => "send",
+            recv(r) -> _m => "recv",
+            default(Duration::from_millis(100)) => "timeout",
+        };
+        assert_eq!(got, "timeout");
+        assert_eq!(s.len(), 0);
+        assert!(r.try_recv().is_err());
+    }
+    run(check);
+    let _w = support::watchdog(Duration::from_secs(60));
+    check();
+}
+
+/// Two selects, each offering to send and to receive on one zero-capacity
+/// channel, pair with each other (as in Go).
+#[test]
+fn zero_capacity_selects_pair_with_each_other() {
+    run(|| {
+        let (s, r) = bounded::<u32>(0);
+        let side = |id: u32, s: verdant::sync::Sender<u32>, r: verdant::sync::Receiver<u32>| {
+            move || {
+                verdant::select! {
+                    send(s, id) -> m => { m.unwrap(); None },
+                    recv(r) -> m => Some(m.unwrap()),
+                }
+            }
+        };
+        let a = verdant::spawn(side(1, s.clone(), r.clone()));
+        let b = std::thread::spawn(side(2, s, r));
+        let (a, b) = (a.join().unwrap(), support::join_os(b));
+        assert!(matches!((a, b), (Some(2), None) | (None, Some(1))), "{a:?} {b:?}");
+    });
+}

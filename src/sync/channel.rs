@@ -10,19 +10,44 @@
 //! while a woken one has not run yet may take the message first (barging,
 //! as in crossbeam and Go); every waiter is still eventually woken.
 //!
-//! **Zero capacity** (`bounded(0)`): a send completes only while a
-//! receiver is blocked waiting for it (a rendezvous): a sender may hand a
-//! message over when fewer messages are in flight than receivers wait.
-//! `try_recv` on it never takes a message from a blocked sender.
+//! **Zero capacity** (`bounded(0)`) is a rendezvous, with two paths:
+//!
+//! 1. A blocking `send` *offers* its message: it is queued in `offers`
+//!    (with a ticket and the sender's waiter), one blocked receiver is
+//!    woken, and the sender waits until its offer is gone. A receiver
+//!    (`recv`, `try_recv`, a select's receive arm) takes the oldest offer
+//!    under the lock and unparks its sender, so `send` returns `Ok` only
+//!    once a receiver holds the message. A sender whose wait ends first
+//!    (deadline, disconnection) withdraws its offer under the lock and gets
+//!    the message back; one that unwinds (cancellation) withdraws it in a
+//!    guard's destructor. Taking and withdrawing both happen under the
+//!    lock, so exactly one of them happens: never lost, never duplicated.
+//! 2. A non-blocking `try_send` (and a select's send arm, which cannot
+//!    wait with its message in the channel) hands the message to a
+//!    *blocked* receiver: it succeeds while fewer messages are in `queue`
+//!    than receivers wait (`waiting_receivers`, counted by their
+//!    registration), and wakes one of them, which takes it. A select does
+//!    not count its own receive arms on the channel (it would pair with
+//!    itself). If the woken receiver unwinds before taking the message, its
+//!    registration wakes the next receiver; with none left, the message
+//!    stays in the channel for the next `recv` (the one way a
+//!    zero-capacity channel holds a message; see `docs/caveats.md`).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::runtime::park::Waiter;
+
+/// A blocked zero-capacity sender's message, waiting for a receiver.
+struct Offer<T> {
+    ticket: u64,
+    msg: T,
+    sender: Waiter,
+}
 use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 pub(crate) struct State<T> {
@@ -31,27 +56,44 @@ pub(crate) struct State<T> {
     cap: Option<usize>,
     senders: usize,
     receivers: usize,
-    /// Receivers blocked now (what a zero-capacity send pairs with).
+    /// Receivers blocked now (what a zero-capacity `try_send` pairs with).
     waiting_receivers: usize,
+    /// Zero capacity: the messages of blocked senders, oldest first
+    /// (increasing tickets).
+    offers: VecDeque<Offer<T>>,
+    next_ticket: u64,
     pub(crate) send_waiters: WaitList,
     pub(crate) recv_waiters: WaitList,
 }
 
 impl<T> State<T> {
-    fn has_room(&self) -> bool {
+    /// Whether a message may go into `queue` now; `own_receivers`: the
+    /// caller's own receivers among the waiting ones (a select's receive
+    /// arms), which it must not pair with.
+    fn has_room(&self, own_receivers: usize) -> bool {
         match self.cap {
             None => true,
-            Some(0) => self.queue.len() < self.waiting_receivers,
+            Some(0) => self.queue.len() + own_receivers < self.waiting_receivers,
             Some(c) => self.queue.len() < c,
         }
     }
 
     fn send_blocked(&mut self) -> bool {
-        self.receivers > 0 && !self.has_room()
+        self.receivers > 0 && !self.has_room(0)
     }
 
     fn recv_blocked(&mut self) -> bool {
-        self.queue.is_empty() && self.senders > 0
+        self.queue.is_empty() && self.offers.is_empty() && self.senders > 0
+    }
+
+    fn is_offered(&self, ticket: u64) -> bool {
+        self.offers.binary_search_by_key(&ticket, |o| o.ticket).is_ok()
+    }
+
+    /// Takes back the offer `ticket` if no receiver took it.
+    fn withdraw(&mut self, ticket: u64) -> Option<T> {
+        let i = self.offers.binary_search_by_key(&ticket, |o| o.ticket).ok()?;
+        self.offers.remove(i).map(|o| o.msg)
     }
 
     /// The list blocked receivers wait on. On a zero-capacity channel it
@@ -83,9 +125,26 @@ impl<T> State<T> {
         self.waiting_receivers -= 1;
     }
 
+    /// Takes the next message, and whom to wake for it: a sender that may
+    /// now have room, or the zero-capacity sender whose offer it was.
     fn pop(&mut self) -> Option<(T, Option<Waiter>)> {
-        let msg = self.queue.pop_front()?;
-        Some((msg, self.send_waiters.pop()))
+        match self.queue.pop_front() {
+            Some(msg) if self.cap == Some(0) => Some((msg, None)),
+            Some(msg) => Some((msg, self.send_waiters.pop())),
+            None => {
+                let o = self.offers.pop_front()?;
+                Some((o.msg, Some(o.sender)))
+            }
+        }
+    }
+
+    /// Messages in the channel (a zero-capacity channel holds none: a
+    /// message handed to a receiver is the receiver's).
+    fn len(&self) -> usize {
+        match self.cap {
+            Some(0) => 0,
+            _ => self.queue.len(),
+        }
     }
 }
 
@@ -135,6 +194,8 @@ fn new<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
             senders: 1,
             receivers: 1,
             waiting_receivers: 0,
+            offers: VecDeque::new(),
+            next_ticket: 0,
             send_waiters: WaitList::new(),
             recv_waiters: WaitList::new(),
         }),
@@ -193,11 +254,17 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     /// ```
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.try_send_excluding(msg, 0)
+    }
+
+    /// [`Sender::try_send`] that does not count `own_receivers` of the
+    /// waiting receivers (a select's own receive arms on this channel).
+    pub(crate) fn try_send_excluding(&self, msg: T, own_receivers: usize) -> Result<(), TrySendError<T>> {
         let mut s = self.chan.state.lock();
         if s.receivers == 0 {
             return Err(TrySendError::Disconnected(msg));
         }
-        if !s.has_room() {
+        if !s.has_room(own_receivers) {
             return Err(TrySendError::Full(msg));
         }
         s.queue.push_back(msg);
@@ -234,6 +301,9 @@ impl<T> Sender<T> {
 
     fn send_until(&self, msg: T, until: Until) -> Result<(), SendTimeoutError<T>> {
         let s = self.chan.state.lock();
+        if s.cap == Some(0) {
+            return self.offer(s, msg, until);
+        }
         let (mut s, ready) = wait::wait_while(&self.chan.state, s, State::send_queue(), until, State::send_blocked);
         if !ready {
             return Err(SendTimeoutError::Timeout(msg));
@@ -248,9 +318,44 @@ impl<T> Sender<T> {
         Ok(())
     }
 
-    /// Messages in the channel now.
+    /// A zero-capacity send (module docs, path 1): offers `msg` and waits
+    /// until a receiver takes it, or takes it back.
+    fn offer(&self, mut s: MutexGuard<'_, State<T>>, msg: T, until: Until) -> Result<(), SendTimeoutError<T>> {
+        if s.receivers == 0 {
+            return Err(SendTimeoutError::Disconnected(msg));
+        }
+        let ticket = s.next_ticket;
+        s.next_ticket += 1;
+        s.offers.push_back(Offer {
+            ticket,
+            msg,
+            sender: Waiter::current(),
+        });
+        let woken = s.recv_waiters.pop();
+        drop(s);
+        wait::unpark_all(woken);
+        let mut guard = Withdraw {
+            chan: &self.chan,
+            ticket: Some(ticket),
+        };
+        let s = self.chan.state.lock();
+        let (mut s, _) = wait::wait_while(&self.chan.state, s, State::send_queue(), until, |s| {
+            s.receivers > 0 && s.is_offered(ticket)
+        });
+        guard.ticket = None;
+        let back = s.withdraw(ticket);
+        let disconnected = s.receivers == 0;
+        drop(s);
+        match back {
+            None => Ok(()),
+            Some(msg) if disconnected => Err(SendTimeoutError::Disconnected(msg)),
+            Some(msg) => Err(SendTimeoutError::Timeout(msg)),
+        }
+    }
+
+    /// Messages in the channel now (always 0 for a zero-capacity channel).
     pub fn len(&self) -> usize {
-        self.chan.state.lock().queue.len()
+        self.chan.state.lock().len()
     }
 
     /// Whether the channel holds no message now.
@@ -261,6 +366,23 @@ impl<T> Sender<T> {
     /// The capacity (`None` if unbounded).
     pub fn capacity(&self) -> Option<usize> {
         self.chan.state.lock().cap
+    }
+}
+
+/// Withdraws a zero-capacity sender's offer if the sender unwinds while
+/// waiting (cancellation, an expired [`crate::timeout`]); the message is
+/// dropped with the unwinding `send`.
+struct Withdraw<'a, T> {
+    chan: &'a Chan<T>,
+    ticket: Option<u64>,
+}
+
+impl<T> Drop for Withdraw<'_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            let msg = self.chan.state.lock().withdraw(ticket);
+            drop(msg);
+        }
     }
 }
 
@@ -363,9 +485,9 @@ impl<T> Receiver<T> {
         TryIter { rx: self }
     }
 
-    /// Messages in the channel now.
+    /// Messages in the channel now (always 0 for a zero-capacity channel).
     pub fn len(&self) -> usize {
-        self.chan.state.lock().queue.len()
+        self.chan.state.lock().len()
     }
 
     /// Whether the channel holds no message now.
@@ -415,11 +537,32 @@ impl<T> Drop for Receiver<T> {
         s.receivers -= 1;
         if s.receivers == 0 {
             let woken: Vec<_> = s.send_waiters.take_all().collect();
-            // Nobody can receive these any more: drop them now.
-            let orphans = std::mem::take(&mut s.queue);
             drop(s);
             wait::unpark_all(woken);
-            drop(orphans);
+            // Nobody can receive these any more: drop them now.
+            self.discard_all();
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Drops the queued messages one at a time, outside the lock. A
+    /// message whose `Drop` panics does not stop the others from being
+    /// dropped (which would then run while unwinding, where a second panic
+    /// aborts): every message is dropped, and the first panic propagates
+    /// once afterwards.
+    fn discard_all(&self) {
+        let mut first_panic = None;
+        loop {
+            let Some(msg) = self.chan.state.lock().queue.pop_front() else {
+                break;
+            };
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(msg))) {
+                first_panic.get_or_insert(p);
+            }
+        }
+        if let Some(p) = first_panic {
+            std::panic::resume_unwind(p);
         }
     }
 }

@@ -9,9 +9,18 @@
 //! does not perform is passed on to the next waiter of that channel by the
 //! caller's registration there, so no wakeup is lost.
 //!
+//! **Zero capacity**: a send arm hands its message only to a *blocked*
+//! receiver (it cannot wait with the message in the channel), and while the
+//! caller is queued, its own receive arms on the same channel count among
+//! the blocked receivers: the send arm does not count them, or the select
+//! would pair with itself. Receive arms are queued before send arms, so a
+//! receive arm's registration (which wakes a waiting send on a
+//! zero-capacity channel) never wakes the caller's own send arm.
+//!
 //! **Fairness**: the operations are tried starting at a rotating position,
 //! so a ready arm is not starved by an always-ready arm listed before it.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,8 +31,13 @@ use crate::sync::channel::{Receiver, RecvError, SendError, Sender, State, TryRec
 
 /// One arm of a [`Select`], type-erased.
 trait Arm<'a, R> {
-    /// Performs the operation if it is ready and runs its handler.
-    fn try_fire(&mut self) -> Option<R>;
+    /// Performs the operation if it is ready and runs its handler;
+    /// `enlisted`: the caller is queued on every arm's list now.
+    fn try_fire(&mut self, enlisted: bool) -> Option<R>;
+    /// The channel (its address) and whether this is a receive.
+    fn chan(&self) -> (usize, bool);
+    /// Tells a send arm how many receive arms of its select use its channel.
+    fn set_own_receivers(&mut self, _n: usize) {}
     /// Enqueues `w` on the channel's wait list for this operation.
     fn enlist(&self, w: &Waiter, into: &mut Enlisted<'a>);
 }
@@ -37,16 +51,20 @@ struct SendArm<'a, T, F> {
     tx: &'a Sender<T>,
     msg: Option<T>,
     f: Option<F>,
+    own_receivers: usize,
 }
 
 impl<'a, T: 'a, R, F: FnOnce(Result<T, RecvError>) -> R> Arm<'a, R> for RecvArm<'a, T, F> {
-    fn try_fire(&mut self) -> Option<R> {
+    fn try_fire(&mut self, _enlisted: bool) -> Option<R> {
         let r = match self.rx.try_recv() {
             Ok(m) => Ok(m),
             Err(TryRecvError::Disconnected) => Err(RecvError),
             Err(TryRecvError::Empty) => return None,
         };
         self.f.take().map(|f| f(r))
+    }
+    fn chan(&self) -> (usize, bool) {
+        (std::sync::Arc::as_ptr(&self.rx.chan) as *const () as usize, true)
     }
     fn enlist(&self, w: &Waiter, into: &mut Enlisted<'a>) {
         let state = &self.rx.chan.state;
@@ -57,9 +75,10 @@ impl<'a, T: 'a, R, F: FnOnce(Result<T, RecvError>) -> R> Arm<'a, R> for RecvArm<
 }
 
 impl<'a, T: 'a, R, F: FnOnce(Result<(), SendError<T>>) -> R> Arm<'a, R> for SendArm<'a, T, F> {
-    fn try_fire(&mut self) -> Option<R> {
+    fn try_fire(&mut self, enlisted: bool) -> Option<R> {
         let msg = self.msg.take()?;
-        let r = match self.tx.try_send(msg) {
+        let own = if enlisted { self.own_receivers } else { 0 };
+        let r = match self.tx.try_send_excluding(msg, own) {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(m)) => Err(SendError(m)),
             Err(TrySendError::Full(m)) => {
@@ -68,6 +87,12 @@ impl<'a, T: 'a, R, F: FnOnce(Result<(), SendError<T>>) -> R> Arm<'a, R> for Send
             }
         };
         self.f.take().map(|f| f(r))
+    }
+    fn chan(&self) -> (usize, bool) {
+        (std::sync::Arc::as_ptr(&self.tx.chan) as *const () as usize, false)
+    }
+    fn set_own_receivers(&mut self, n: usize) {
+        self.own_receivers = n;
     }
     fn enlist(&self, w: &Waiter, into: &mut Enlisted<'a>) {
         let state = &self.tx.chan.state;
@@ -143,6 +168,7 @@ impl<'a, R> Select<'a, R> {
             tx,
             msg: Some(msg),
             f: Some(f),
+            own_receivers: 0,
         }));
         self
     }
@@ -164,7 +190,16 @@ impl<'a, R> Select<'a, R> {
     /// default arm) and returns its handler's value. Without a timeout arm,
     /// an expired `timeout` deadline unwinds out of the wait.
     pub fn wait(mut self) -> R {
-        if let Some((_, r)) = Arms(&mut self.arms).poll() {
+        // Receive arms first (module docs: zero capacity).
+        self.arms.sort_by_key(|a| !a.chan().1);
+        let chans: Vec<_> = self.arms.iter().map(|a| a.chan()).collect();
+        for arm in &mut self.arms {
+            let (at, recv) = arm.chan();
+            if !recv {
+                arm.set_own_receivers(chans.iter().filter(|&&c| c == (at, true)).count());
+            }
+        }
+        if let Some((_, r)) = Arms::new(&mut self.arms).poll() {
             return r;
         }
         let until = match self.otherwise {
@@ -172,7 +207,7 @@ impl<'a, R> Select<'a, R> {
             Otherwise::Timeout(d, _) => Until::Deadline(d),
             Otherwise::Wait => Until::Forever,
         };
-        match wait::wait_any(&mut Arms(&mut self.arms), until) {
+        match wait::wait_any(&mut Arms::new(&mut self.arms), until) {
             Ok(r) => r,
             Err(_) => match self.otherwise {
                 Otherwise::Timeout(_, f) => f(),
@@ -183,29 +218,47 @@ impl<'a, R> Select<'a, R> {
 }
 
 /// The arms of a selection, as the sources of one wait.
-struct Arms<'s, 'a, R>(&'s mut [Box<dyn Arm<'a, R> + 'a>]);
+///
+/// `enlisted` tracks whether the caller is queued on the arms' lists:
+/// `wait_any` polls once right after `enlist` (queued) and once after
+/// leaving every list (not queued), so a poll clears it.
+struct Arms<'s, 'a, R> {
+    arms: &'s mut [Box<dyn Arm<'a, R> + 'a>],
+    enlisted: Cell<bool>,
+}
+
+impl<'s, 'a, R> Arms<'s, 'a, R> {
+    fn new(arms: &'s mut [Box<dyn Arm<'a, R> + 'a>]) -> Self {
+        Arms {
+            arms,
+            enlisted: Cell::new(false),
+        }
+    }
+}
 
 impl<'a, R> Sources<'a> for Arms<'_, 'a, R> {
     type Output = R;
 
     fn enlist(&self, waiter: &Waiter, into: &mut Enlisted<'a>) {
-        for arm in self.0.iter() {
+        for arm in self.arms.iter() {
             arm.enlist(waiter, into);
         }
+        self.enlisted.set(true);
     }
 
     /// Tries the arms from a rotating start (fairness); the first ready
     /// one fires.
     fn poll(&mut self) -> Option<(usize, R)> {
         static ROTATE: AtomicUsize = AtomicUsize::new(0);
-        let n = self.0.len();
+        let enlisted = self.enlisted.replace(false);
+        let n = self.arms.len();
         if n == 0 {
             return None;
         }
         let start = ROTATE.fetch_add(1, Ordering::Relaxed) % n;
         (0..n).find_map(|i| {
             let at = (start + i) % n;
-            self.0[at].try_fire().map(|r| (at, r))
+            self.arms[at].try_fire(enlisted).map(|r| (at, r))
         })
     }
 }
