@@ -86,6 +86,17 @@ impl<T> State<T> {
         self.queue.is_empty() && self.offers.is_empty() && self.senders > 0
     }
 
+    /// Whether a receive would not wait now (a message, or disconnected).
+    pub(crate) fn recv_ready(&mut self) -> bool {
+        !self.recv_blocked()
+    }
+
+    /// Whether a send would not wait now (room, or disconnected), not
+    /// counting `own_receivers` of the blocked receivers.
+    pub(crate) fn send_ready(&self, own_receivers: usize) -> bool {
+        self.receivers == 0 || self.has_room(own_receivers)
+    }
+
     fn is_offered(&self, ticket: u64) -> bool {
         self.offers.binary_search_by_key(&ticket, |o| o.ticket).is_ok()
     }
@@ -254,17 +265,11 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
     /// ```
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
-        self.try_send_excluding(msg, 0)
-    }
-
-    /// [`Sender::try_send`] that does not count `own_receivers` of the
-    /// waiting receivers (a select's own receive arms on this channel).
-    pub(crate) fn try_send_excluding(&self, msg: T, own_receivers: usize) -> Result<(), TrySendError<T>> {
         let mut s = self.chan.state.lock();
         if s.receivers == 0 {
             return Err(TrySendError::Disconnected(msg));
         }
-        if !s.has_room(own_receivers) {
+        if !s.has_room(0) {
             return Err(TrySendError::Full(msg));
         }
         s.queue.push_back(msg);
