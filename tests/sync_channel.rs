@@ -400,3 +400,94 @@ fn panicking_drops_unwind_once() {
         drop(tx);
     });
 }
+
+#[test]
+fn is_full_and_same_channel() {
+    let (tx, rx) = bounded::<u32>(2);
+    assert!(!tx.is_full() && !rx.is_full());
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    assert!(tx.is_full() && rx.is_full());
+    let (utx, urx) = unbounded::<u32>();
+    utx.send(1).unwrap();
+    assert!(!utx.is_full() && !urx.is_full());
+    let (ztx, zrx) = bounded::<u32>(0);
+    assert!(ztx.is_full() && zrx.is_full());
+    assert!(tx.same_channel(&tx.clone()) && rx.same_channel(&rx.clone()));
+    assert!(!tx.same_channel(&utx) && !rx.same_channel(&urx));
+}
+
+#[test]
+fn never_delivers_nor_disconnects() {
+    both(|| {
+        let rx = verdant::sync::never::<u32>();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let rx2 = rx.clone();
+        drop(rx);
+        assert_eq!(rx2.try_recv(), Err(TryRecvError::Empty));
+        let got = verdant::select! {
+            recv(rx2) -> _m => false,
+            default(Duration::from_millis(5)) => true,
+        };
+        assert!(got);
+    });
+}
+
+#[test]
+fn after_delivers_once() {
+    both(|| {
+        let start = Instant::now();
+        let rx = verdant::sync::after(Duration::from_millis(10));
+        let at = rx.recv().unwrap();
+        assert!(at >= start + Duration::from_millis(10));
+        assert_not_before(start, Duration::from_millis(10));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        // Already due: no wait.
+        let rx = verdant::sync::after(Duration::ZERO);
+        assert!(rx.is_full());
+        assert_eq!(rx.len(), 1);
+        assert!(rx.try_recv().is_ok());
+        assert_eq!(rx.len(), 0);
+    });
+}
+
+/// A timer notifies nobody: a waiting select and a waiting `recv_timeout`
+/// wake when it is due.
+#[test]
+fn after_wakes_a_select() {
+    both(|| {
+        let (_tx, rx) = bounded::<u32>(1);
+        let start = Instant::now();
+        let timeout = verdant::sync::after(Duration::from_millis(10));
+        let got = verdant::select! {
+            recv(rx) -> _m => "message",
+            recv(timeout) -> at => { assert!(at.unwrap() >= start + Duration::from_millis(10)); "after" }
+        };
+        assert_eq!(got, "after");
+        let timeout = verdant::sync::after(Duration::from_millis(5));
+        assert!(timeout.recv_timeout(Duration::from_secs(60)).is_ok());
+    });
+}
+
+#[test]
+fn tick_delivers_periodically() {
+    both(|| {
+        let period = Duration::from_millis(3);
+        let ticks = verdant::sync::tick(period);
+        let mut last = ticks.recv().unwrap();
+        for _ in 0..3 {
+            let at = verdant::select! { recv(ticks) -> at => at.unwrap() };
+            assert!(at >= last + period);
+            last = at;
+        }
+        assert!(ticks.try_iter().count() <= 1, "at most one tick is pending");
+    });
+}

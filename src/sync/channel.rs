@@ -42,6 +42,16 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::runtime::park::Waiter;
 
+/// The message source of an [`after`] or [`tick`] channel: computed when
+/// received, as crossbeam's are (no thread or timer sends it).
+struct Timer<T> {
+    /// When the next message is due.
+    next: Instant,
+    /// `None`: one message only ([`after`]).
+    period: Option<Duration>,
+    make: fn(Instant) -> T,
+}
+
 /// A blocked zero-capacity sender's message, waiting for a receiver.
 struct Offer<T> {
     ticket: u64,
@@ -62,6 +72,8 @@ pub(crate) struct State<T> {
     /// (increasing tickets).
     offers: VecDeque<Offer<T>>,
     next_ticket: u64,
+    /// [`after`] and [`tick`]: the next message, made when it is due.
+    timer: Option<Timer<T>>,
     pub(crate) send_waiters: WaitList,
     pub(crate) recv_waiters: WaitList,
 }
@@ -83,7 +95,33 @@ impl<T> State<T> {
     }
 
     fn recv_blocked(&mut self) -> bool {
-        self.queue.is_empty() && self.offers.is_empty() && self.senders > 0
+        self.queue.is_empty() && self.offers.is_empty() && self.senders > 0 && !self.timer_due()
+    }
+
+    fn timer_due(&self) -> bool {
+        self.timer.as_ref().is_some_and(|t| t.next <= Instant::now())
+    }
+
+    /// When the timer of an [`after`] or [`tick`] channel is due next.
+    pub(crate) fn timer_next(&self) -> Option<Instant> {
+        self.timer.as_ref().map(|t| t.next)
+    }
+
+    /// Takes the timer's message if it is due.
+    fn fire(&mut self) -> Option<T> {
+        if !self.timer_due() {
+            return None;
+        }
+        let t = self.timer.as_mut()?;
+        let msg = (t.make)(t.next);
+        match t.period {
+            Some(p) => match t.next.max(Instant::now()).checked_add(p) {
+                Some(next) => t.next = next,
+                None => self.timer = None,
+            },
+            None => self.timer = None,
+        }
+        Some(msg)
     }
 
     /// Whether a receive would not wait now (a message, or disconnected).
@@ -142,10 +180,10 @@ impl<T> State<T> {
         match self.queue.pop_front() {
             Some(msg) if self.cap == Some(0) => Some((msg, None)),
             Some(msg) => Some((msg, self.send_waiters.pop())),
-            None => {
-                let o = self.offers.pop_front()?;
-                Some((o.msg, Some(o.sender)))
-            }
+            None => match self.offers.pop_front() {
+                Some(o) => Some((o.msg, Some(o.sender))),
+                None => self.fire().map(|m| (m, None)),
+            },
         }
     }
 
@@ -154,8 +192,12 @@ impl<T> State<T> {
     fn len(&self) -> usize {
         match self.cap {
             Some(0) => 0,
-            _ => self.queue.len(),
+            _ => self.queue.len() + usize::from(self.timer_due()),
         }
+    }
+
+    fn is_full(&self) -> bool {
+        self.cap.is_some_and(|c| self.len() >= c)
     }
 }
 
@@ -198,20 +240,107 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 fn new<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(Chan {
-        state: Mutex::new(State {
-            queue: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
-            cap,
-            senders: 1,
-            receivers: 1,
-            waiting_receivers: 0,
-            offers: VecDeque::new(),
-            next_ticket: 0,
-            send_waiters: WaitList::new(),
-            recv_waiters: WaitList::new(),
-        }),
-    });
+    let chan = Arc::new(Chan::new(cap, None));
     (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+impl<T> Chan<T> {
+    fn new(cap: Option<usize>, timer: Option<Timer<T>>) -> Chan<T> {
+        Chan {
+            state: Mutex::new(State {
+                queue: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
+                cap,
+                senders: 1,
+                receivers: 1,
+                waiting_receivers: 0,
+                offers: VecDeque::new(),
+                next_ticket: 0,
+                timer,
+                send_waiters: WaitList::new(),
+                recv_waiters: WaitList::new(),
+            }),
+        }
+    }
+}
+
+/// A receiver without a sender that never delivers a message nor
+/// disconnects (crossbeam's `never`): a [`select!`](crate::select!) arm on
+/// it never fires, which turns an arm off.
+///
+/// ```
+/// use std::time::Duration;
+/// let rx = verdant::sync::never::<i32>();
+/// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(verdant::sync::RecvTimeoutError::Timeout));
+/// ```
+pub fn never<T>() -> Receiver<T> {
+    // `senders` starts at one, and no `Sender` exists to drop it.
+    timer_receiver(Some(0), None)
+}
+
+/// A receiver that delivers one message, the [`Instant`] it was due at,
+/// once `duration` has passed (crossbeam's `after`), and nothing after
+/// that. It needs no thread: the message is made when received.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// let rx = verdant::sync::after(Duration::from_millis(5));
+/// let at = rx.recv().unwrap();
+/// assert!(at >= start + Duration::from_millis(5));
+/// assert!(rx.try_recv().is_err());
+/// ```
+pub fn after(duration: Duration) -> Receiver<Instant> {
+    let timer = Instant::now().checked_add(duration).map(|next| Timer {
+        next,
+        period: None,
+        make: std::convert::identity,
+    });
+    timer_receiver(Some(1), timer)
+}
+
+/// A receiver that delivers a message every `duration`, the [`Instant`]
+/// it was due at (crossbeam's `tick`). At most one message is ever
+/// pending: ticks nobody receives are skipped, and the next is due
+/// `duration` after the later of its due time and its receipt.
+///
+/// ```
+/// use std::time::Duration;
+/// let ticks = verdant::sync::tick(Duration::from_millis(2));
+/// let a = ticks.recv().unwrap();
+/// let b = ticks.recv().unwrap();
+/// assert!(b >= a + Duration::from_millis(2));
+/// ```
+pub fn tick(duration: Duration) -> Receiver<Instant> {
+    let timer = Instant::now().checked_add(duration).map(|next| Timer {
+        next,
+        period: Some(duration),
+        make: std::convert::identity,
+    });
+    timer_receiver(Some(1), timer)
+}
+
+fn timer_receiver<T>(cap: Option<usize>, timer: Option<Timer<T>>) -> Receiver<T> {
+    Receiver {
+        chan: Arc::new(Chan::new(cap, timer)),
+    }
+}
+
+/// `until`, ending also when a timer channel's next message is due at
+/// `next` (the caller checks for it and waits again).
+pub(crate) fn until_timer(until: Until, next: Option<Instant>) -> Until {
+    let Some(next) = next else { return until };
+    match until {
+        Until::Forever => Until::Within(Some(next)),
+        Until::Deadline(d) => Until::Deadline(Some(d.map_or(next, |d| d.min(next)))),
+        Until::Within(d) => Until::Within(Some(d.map_or(next, |d| d.min(next)))),
+        other => other,
+    }
+}
+
+/// Whether a wait bounded by [`until_timer`] ended at the timer (so its
+/// caller should look again) rather than at its own deadline.
+pub(crate) fn timer_passed(next: Option<Instant>) -> bool {
+    next.is_some_and(|n| n <= Instant::now())
 }
 
 /// The sending half of a channel; clone it for more producers.
@@ -372,6 +501,31 @@ impl<T> Sender<T> {
     pub fn capacity(&self) -> Option<usize> {
         self.chan.state.lock().cap
     }
+
+    /// Whether the channel holds as many messages as it can now (always
+    /// for a zero-capacity channel, never for an unbounded one).
+    ///
+    /// ```
+    /// let (tx, _rx) = verdant::sync::bounded(1);
+    /// assert!(!tx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.state.lock().is_full()
+    }
+
+    /// Whether `self` and `other` send into the same channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = verdant::sync::unbounded::<i32>();
+    /// let (other, _rx2) = verdant::sync::unbounded::<i32>();
+    /// assert!(tx.same_channel(&tx.clone()));
+    /// assert!(!tx.same_channel(&other));
+    /// ```
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
 }
 
 /// Withdraws a zero-capacity sender's offer if the sender unwinds while
@@ -452,17 +606,28 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, until: Until) -> Result<T, RecvTimeoutError> {
-        let s = self.chan.state.lock();
-        let queue = s.recv_queue();
-        let (mut s, ready) = wait::wait_while(&self.chan.state, s, queue, until, State::recv_blocked);
-        match s.pop() {
-            Some((msg, w)) => {
-                drop(s);
-                wait::unpark_all(w);
-                Ok(msg)
+        let mut s = self.chan.state.lock();
+        loop {
+            let queue = s.recv_queue();
+            let next = s.timer_next();
+            let (mut g, ready) = wait::wait_while(
+                &self.chan.state,
+                s,
+                queue,
+                until_timer(until, next),
+                State::recv_blocked,
+            );
+            match g.pop() {
+                Some((msg, w)) => {
+                    drop(g);
+                    wait::unpark_all(w);
+                    return Ok(msg);
+                }
+                // Another receiver took the timer's message: wait for the next.
+                None if !ready && timer_passed(next) => s = g,
+                None if !ready => return Err(RecvTimeoutError::Timeout),
+                None => return Err(RecvTimeoutError::Disconnected),
             }
-            None if !ready => Err(RecvTimeoutError::Timeout),
-            None => Err(RecvTimeoutError::Disconnected),
         }
     }
 
@@ -503,6 +668,31 @@ impl<T> Receiver<T> {
     /// The capacity (`None` if unbounded).
     pub fn capacity(&self) -> Option<usize> {
         self.chan.state.lock().cap
+    }
+
+    /// Whether the channel holds as many messages as it can now (always
+    /// for a zero-capacity channel, never for an unbounded one).
+    ///
+    /// ```
+    /// let (tx, rx) = verdant::sync::bounded(2);
+    /// tx.send(1).unwrap();
+    /// assert!(!rx.is_full());
+    /// tx.send(2).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.state.lock().is_full()
+    }
+
+    /// Whether `self` and `other` receive from the same channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = verdant::sync::unbounded::<i32>();
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// assert!(!rx.same_channel(&verdant::sync::never()));
+    /// ```
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
     }
 }
 

@@ -43,8 +43,8 @@ mod wait_group;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use channel::{
-    bounded, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender,
-    TryIter, TryRecvError, TrySendError,
+    after, bounded, never, tick, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
+    SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
 };
 pub use event::{AsyncResult, Event};
 pub use mutex::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult};

@@ -46,7 +46,9 @@ use std::time::{Duration, Instant};
 
 use crate::runtime::park::Waiter;
 use crate::runtime::wait::{self, Enlisted, Registration, Sources, Until};
-use crate::sync::channel::{Receiver, RecvError, SendError, Sender, State, TryRecvError, TrySendError};
+use crate::sync::channel::{
+    timer_passed, until_timer, Receiver, RecvError, SendError, Sender, State, TryRecvError, TrySendError,
+};
 
 /// One half of a channel, as an operation of a selection.
 trait Operation<'a> {
@@ -57,6 +59,11 @@ trait Operation<'a> {
     fn enlist(&'a self, w: &Waiter, into: &mut Enlisted<'a>);
     /// Wakes the next waiter of that list (a notification not acted on).
     fn pass_on(&self);
+    /// When an [`after`](crate::sync::after) or [`tick`](crate::sync::tick)
+    /// channel's next message is due (nobody notifies its receivers).
+    fn timer_next(&self) -> Option<Instant> {
+        None
+    }
 }
 
 impl<'a, T: 'a> Operation<'a> for Receiver<T> {
@@ -72,6 +79,9 @@ impl<'a, T: 'a> Operation<'a> for Receiver<T> {
     fn pass_on(&self) {
         let w = self.chan.state.lock().recv_waiters.pop();
         wait::unpark_all(w);
+    }
+    fn timer_next(&self) -> Option<Instant> {
+        self.chan.state.lock().timer_next()
     }
 }
 
@@ -329,12 +339,20 @@ impl<'a> Select<'a> {
         sources.poll().map(|(_, i)| self.selected(i))
     }
 
+    /// Timer channels ([`after`](crate::sync::after)) notify nobody: the
+    /// wait also ends when the earliest is due, and then looks again.
     fn wait(&mut self, until: Until) -> Option<SelectedOperation<'a>> {
-        if let Some(op) = self.poll_now() {
-            return Some(op);
+        loop {
+            if let Some(op) = self.poll_now() {
+                return Some(op);
+            }
+            let next = self.ops.iter().filter_map(|o| o.op.timer_next()).min();
+            match wait::wait_any(&mut Ops::new(&self.ops, self.biased), until_timer(until, next)) {
+                Ok(i) => return Some(self.selected(i)),
+                Err(_) if timer_passed(next) => {}
+                Err(_) => return None,
+            }
         }
-        let i = wait::wait_any(&mut Ops::new(&self.ops, self.biased), until).ok()?;
-        Some(self.selected(i))
     }
 
     fn selected(&self, index: usize) -> SelectedOperation<'a> {
