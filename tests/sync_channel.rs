@@ -268,3 +268,226 @@ fn mpsc_mirror() {
         assert_eq!(srx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
     });
 }
+
+/// Runs `f` once in a green thread and once on a plain OS thread.
+fn both(f: fn()) {
+    run(f);
+    let _w = support::watchdog(Duration::from_secs(60));
+    f();
+}
+
+/// Regression: a zero-capacity `send` returned before a receiver had the
+/// message (it sat in the channel, where the sender's own receiver could
+/// take it back).
+#[test]
+fn zero_capacity_send_returns_once_received() {
+    both(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let rx2 = rx.clone();
+        let taker = std::thread::spawn(move || rx2.iter().count());
+        for i in 0..200 {
+            tx.send(i).unwrap();
+            assert_eq!(tx.len(), 0);
+            assert_eq!(
+                rx.try_recv(),
+                Err(TryRecvError::Empty),
+                "message {i} still in the channel"
+            );
+        }
+        drop(tx);
+        drop(rx);
+        assert_eq!(support::join_os(taker), 200);
+    });
+}
+
+/// A zero-capacity sender that times out or is cancelled gets its message
+/// back (or drops it): no receiver ever sees it.
+#[test]
+fn zero_capacity_abandoned_send_is_withdrawn() {
+    struct D(Arc<AtomicUsize>);
+    impl Drop for D {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    run(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = bounded::<D>(0);
+        let e = tx.send_timeout(D(drops.clone()), Duration::from_millis(5)).unwrap_err();
+        assert!(e.is_timeout());
+        drop(e.into_inner());
+        let victim = verdant::spawn(move || tx.send(D(drops.clone())).is_ok());
+        verdant::sleep(Duration::from_millis(10));
+        victim.cancel();
+        match victim.join() {
+            Ok(sent) => assert!(sent),
+            Err(e) => assert!(e.is_cancelled()),
+        }
+        let got = rx.try_recv();
+        assert!(got.is_err(), "a cancelled send must not leave its message behind");
+    });
+}
+
+/// Regression: `try_recv` on a zero-capacity channel never took a blocked
+/// sender's message, so a polling receiver livelocked.
+#[test]
+fn zero_capacity_try_recv_takes_blocked_senders_message() {
+    both(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let h = std::thread::spawn(move || {
+            for i in 0..50 {
+                tx.send(i).unwrap();
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 50 {
+            match rx.try_recv() {
+                Ok(m) => got.push(m),
+                Err(TryRecvError::Empty) => verdant::yield_now(),
+                Err(TryRecvError::Disconnected) => panic!("disconnected early"),
+            }
+        }
+        assert_eq!(got, (0..50).collect::<Vec<_>>());
+        support::join_os(h);
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    });
+}
+
+/// `try_send` on a zero-capacity channel hands the message to a blocked
+/// receiver.
+#[test]
+fn zero_capacity_try_send_hands_to_blocked_receiver() {
+    both(|| {
+        let (tx, rx) = bounded::<u32>(0);
+        let h = std::thread::spawn(move || rx.recv());
+        let mut m = 7;
+        loop {
+            match tx.try_send(m) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) => {
+                    m = back;
+                    verdant::yield_now();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(support::join_os(h), Ok(7));
+    });
+}
+
+/// Regression: when the last receiver dropped two queued messages whose
+/// `Drop` panics, the second panic happened while unwinding from the first
+/// and aborted the process. Now the first panic propagates once and every
+/// message is still dropped.
+#[test]
+fn panicking_drops_unwind_once() {
+    struct Bomb(Arc<AtomicUsize>);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            panic!("boom");
+        }
+    }
+    both(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = unbounded();
+        for _ in 0..3 {
+            tx.send(Bomb(drops.clone())).unwrap();
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(rx)));
+        assert!(r.is_err());
+        assert_eq!(drops.load(Ordering::SeqCst), 3);
+        drop(tx);
+    });
+}
+
+#[test]
+fn is_full_and_same_channel() {
+    let (tx, rx) = bounded::<u32>(2);
+    assert!(!tx.is_full() && !rx.is_full());
+    tx.send(1).unwrap();
+    tx.send(2).unwrap();
+    assert!(tx.is_full() && rx.is_full());
+    let (utx, urx) = unbounded::<u32>();
+    utx.send(1).unwrap();
+    assert!(!utx.is_full() && !urx.is_full());
+    let (ztx, zrx) = bounded::<u32>(0);
+    assert!(ztx.is_full() && zrx.is_full());
+    assert!(tx.same_channel(&tx.clone()) && rx.same_channel(&rx.clone()));
+    assert!(!tx.same_channel(&utx) && !rx.same_channel(&urx));
+}
+
+#[test]
+fn never_delivers_nor_disconnects() {
+    both(|| {
+        let rx = verdant::sync::never::<u32>();
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        let rx2 = rx.clone();
+        drop(rx);
+        assert_eq!(rx2.try_recv(), Err(TryRecvError::Empty));
+        let got = verdant::select! {
+            recv(rx2) -> _m => false,
+            default(Duration::from_millis(5)) => true,
+        };
+        assert!(got);
+    });
+}
+
+#[test]
+fn after_delivers_once() {
+    both(|| {
+        let start = Instant::now();
+        let rx = verdant::sync::after(Duration::from_millis(10));
+        let at = rx.recv().unwrap();
+        assert!(at >= start + Duration::from_millis(10));
+        assert_not_before(start, Duration::from_millis(10));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        assert_eq!(
+            rx.recv_timeout(Duration::from_millis(5)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        // Already due: no wait.
+        let rx = verdant::sync::after(Duration::ZERO);
+        assert!(rx.is_full());
+        assert_eq!(rx.len(), 1);
+        assert!(rx.try_recv().is_ok());
+        assert_eq!(rx.len(), 0);
+    });
+}
+
+/// A timer notifies nobody: a waiting select and a waiting `recv_timeout`
+/// wake when it is due.
+#[test]
+fn after_wakes_a_select() {
+    both(|| {
+        let (_tx, rx) = bounded::<u32>(1);
+        let start = Instant::now();
+        let timeout = verdant::sync::after(Duration::from_millis(10));
+        let got = verdant::select! {
+            recv(rx) -> _m => "message",
+            recv(timeout) -> at => { assert!(at.unwrap() >= start + Duration::from_millis(10)); "after" }
+        };
+        assert_eq!(got, "after");
+        let timeout = verdant::sync::after(Duration::from_millis(5));
+        assert!(timeout.recv_timeout(Duration::from_secs(60)).is_ok());
+    });
+}
+
+#[test]
+fn tick_delivers_periodically() {
+    both(|| {
+        let period = Duration::from_millis(3);
+        let ticks = verdant::sync::tick(period);
+        let mut last = ticks.recv().unwrap();
+        for _ in 0..3 {
+            let at = verdant::select! { recv(ticks) -> at => at.unwrap() };
+            assert!(at >= last + period);
+            last = at;
+        }
+        assert!(ticks.try_iter().count() <= 1, "at most one tick is pending");
+    });
+}

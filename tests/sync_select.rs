@@ -59,11 +59,11 @@ fn send_arm_and_rendezvous() {
     run(|| {
         let (tx, rx) = bounded::<u32>(0);
         let h = verdant::spawn(move || rx.recv().unwrap());
-        let sent = Select::new()
-            .send(&tx, 9, |r| r.is_ok())
-            .timeout(Duration::from_secs(10), || false)
-            .wait();
-        assert!(sent);
+        let mut sel = Select::new();
+        let i = sel.send(&tx);
+        let op = sel.select_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(op.index(), i);
+        op.send(&tx, 9).unwrap();
         assert_eq!(h.join().unwrap(), 9);
     });
 }
@@ -132,5 +132,261 @@ fn stress_no_lost_wakeups() {
         support::join_os(p2);
         let total: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
         assert_eq!(total, 2 * n as u64);
+    });
+}
+
+/// Regression: a select with a send and a receive arm on the same
+/// zero-capacity channel paired with itself (took the send arm, leaving
+/// the message stranded in the channel). Go and crossbeam time out.
+#[test]
+fn zero_capacity_select_does_not_pair_with_itself() {
+    fn check() {
+        let (s, r) = bounded::<u32>(0);
+        let got = verdant::select! {
+            send(s, 1) -> _m => "send",
+            recv(r) -> _m => "recv",
+            default(Duration::from_millis(100)) => "timeout",
+        };
+        assert_eq!(got, "timeout");
+        assert_eq!(s.len(), 0);
+        assert!(r.try_recv().is_err());
+    }
+    run(check);
+    let _w = support::watchdog(Duration::from_secs(60));
+    check();
+}
+
+/// Two selects, each offering to send and to receive on one zero-capacity
+/// channel, pair with each other (as in Go).
+#[test]
+fn zero_capacity_selects_pair_with_each_other() {
+    run(|| {
+        let (s, r) = bounded::<u32>(0);
+        let side = |id: u32, s: verdant::sync::Sender<u32>, r: verdant::sync::Receiver<u32>| {
+            move || {
+                verdant::select! {
+                    send(s, id) -> m => { m.unwrap(); None },
+                    recv(r) -> m => Some(m.unwrap()),
+                }
+            }
+        };
+        let a = verdant::spawn(side(1, s.clone(), r.clone()));
+        let b = std::thread::spawn(side(2, s, r));
+        let (a, b) = (a.join().unwrap(), support::join_os(b));
+        assert!(matches!((a, b), (Some(2), None) | (None, Some(1))), "{a:?} {b:?}");
+    });
+}
+
+/// Arm bodies are ordinary code: `break` and `continue` act on the
+/// enclosing loop.
+#[test]
+fn break_and_continue_from_arms() {
+    fn check() {
+        let (tx, rx) = unbounded::<u32>();
+        for i in 0..10 {
+            tx.send(i).unwrap();
+        }
+        drop(tx);
+        let mut odd = Vec::new();
+        loop {
+            verdant::select! {
+                recv(rx) -> m => {
+                    let Ok(m) = m else { break };
+                    if m % 2 == 0 {
+                        continue;
+                    }
+                    odd.push(m);
+                }
+            }
+        }
+        assert_eq!(odd, [1, 3, 5, 7, 9]);
+    }
+    run(check);
+    let _w = support::watchdog(Duration::from_secs(60));
+    check();
+}
+
+/// `return` in an arm returns from the enclosing function.
+#[test]
+fn return_from_arm() {
+    fn first_even(rx: &verdant::sync::Receiver<u32>) -> Option<u32> {
+        loop {
+            verdant::select! {
+                recv(rx) -> m => match m {
+                    Ok(m) if m % 2 == 0 => return Some(m),
+                    Ok(_) => {}
+                    Err(_) => return None,
+                },
+                default(Duration::from_secs(10)) => panic!("timed out"),
+            }
+        }
+    }
+    run(|| {
+        let (tx, rx) = unbounded();
+        for i in [1, 3, 4, 5] {
+            tx.send(i).unwrap();
+        }
+        assert_eq!(first_even(&rx), Some(4));
+        drop(tx);
+        assert_eq!(first_even(&rx), None);
+    });
+}
+
+/// Two arms may mutate the same local.
+#[test]
+fn arms_mutate_one_local() {
+    run(|| {
+        let (tx1, rx1) = unbounded::<u32>();
+        let (tx2, rx2) = unbounded::<u32>();
+        for i in 0..5 {
+            tx1.send(i).unwrap();
+            tx2.send(i * 10).unwrap();
+        }
+        let mut total = 0;
+        let mut n = 0;
+        while n < 10 {
+            verdant::select! {
+                recv(rx1) -> m => { total += m.unwrap(); n += 1; }
+                recv(rx2) -> m => { total += m.unwrap(); n += 1; }
+            }
+        }
+        assert_eq!(total, 10 + 100);
+    });
+}
+
+/// A send arm's message is evaluated only when that arm is chosen.
+#[test]
+fn send_message_evaluated_only_when_chosen() {
+    run(|| {
+        let (full_tx, _full_rx) = bounded::<u32>(0);
+        let (tx, rx) = bounded::<u32>(1);
+        let mut evaluated = Vec::new();
+        let mut make = |name: &'static str, v: u32| {
+            evaluated.push(name);
+            v
+        };
+        verdant::select! {
+            send(full_tx, make("full", 1)) -> _r => panic!("nobody receives on it"),
+            send(tx, make("room", 2)) -> r => r.unwrap(),
+        }
+        assert_eq!(evaluated, ["room"]);
+        assert_eq!(rx.try_recv(), Ok(2));
+        let mut evaluated = 0;
+        let got = verdant::select! {
+            send(full_tx, { evaluated += 1; 3 }) -> _r => false,
+            default => true,
+        };
+        assert!(got);
+        assert_eq!(evaluated, 0);
+    });
+}
+
+/// crossbeam's syntax: commas optional after block bodies, trailing comma
+/// optional, `default` with a block.
+#[test]
+fn crossbeam_syntax() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        tx.send(1).unwrap();
+        let a = verdant::select! {
+            recv(rx) -> m => { m.unwrap() }
+            default => { 0 }
+        };
+        assert_eq!(a, 1);
+        let b = verdant::select! {
+            send(tx, 2) -> r => { r.unwrap(); 2 }
+            default(Duration::from_secs(10)) => { 0 }
+        };
+        assert_eq!(b, 2);
+        let c = verdant::select! { recv(rx) -> m => m.unwrap() };
+        assert_eq!(c, 2);
+        let d = verdant::select! { default => 7 };
+        assert_eq!(d, 7);
+    });
+}
+
+/// `select_biased!` and `Select::new_biased` always take the first ready
+/// arm.
+#[test]
+fn biased_prefers_first_arm() {
+    run(|| {
+        let (tx1, rx1) = unbounded::<u32>();
+        let (tx2, rx2) = unbounded::<u32>();
+        for i in 0..20 {
+            tx1.send(i).unwrap();
+            tx2.send(i).unwrap();
+        }
+        for i in 0..20 {
+            let got = verdant::select_biased! {
+                recv(rx1) -> m => ("rx1", m.unwrap()),
+                recv(rx2) -> m => ("rx2", m.unwrap()),
+            };
+            assert_eq!(got, ("rx1", i));
+        }
+        let got = verdant::select_biased! {
+            recv(rx1) -> m => ("rx1", m.unwrap()),
+            recv(rx2) -> m => ("rx2", m.unwrap()),
+        };
+        assert_eq!(got, ("rx2", 0));
+    });
+}
+
+/// The index-based API: add operations, select, complete.
+#[test]
+fn index_based_select() {
+    run(|| {
+        let (tx1, rx1) = bounded::<u32>(1);
+        let (tx2, rx2) = bounded::<u32>(1);
+        let mut sel = Select::new();
+        let r1 = sel.recv(&rx1);
+        let r2 = sel.recv(&rx2);
+        assert_eq!((r1, r2), (0, 1));
+        assert!(sel.try_select().is_err());
+        assert!(sel.try_ready().is_err());
+        let tx2b = tx2.clone();
+        let h = verdant::spawn(move || tx2b.send(5).unwrap());
+        let op = sel.select();
+        assert_eq!(op.index(), r2);
+        assert_eq!(op.recv(&rx2), Ok(5));
+        h.join().unwrap();
+        drop(tx1);
+        let op = sel.select_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(op.index(), r1);
+        assert!(op.recv(&rx1).is_err());
+        drop(tx2);
+    });
+}
+
+/// Completing with a channel that was not selected panics.
+#[test]
+#[should_panic(expected = "not selected")]
+fn completing_with_the_wrong_channel_panics() {
+    let (tx, rx) = unbounded::<u32>();
+    let (_tx2, rx2) = unbounded::<u32>();
+    tx.send(1).unwrap();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    let _ = sel.select().recv(&rx2);
+}
+
+/// A selected operation dropped without being completed passes its wakeup
+/// on: the other receiver still gets the message.
+#[test]
+fn dropped_selected_operation_passes_wakeup_on() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let rx2 = rx.clone();
+        let rx3 = rx.clone();
+        let selecting = verdant::spawn(move || {
+            let mut sel = Select::new();
+            sel.recv(&rx2);
+            drop(sel.select());
+        });
+        let plain = verdant::spawn(move || rx3.recv());
+        verdant::sleep(Duration::from_millis(10));
+        tx.send(1).unwrap();
+        selecting.join().unwrap();
+        assert_eq!(plain.join().unwrap(), Ok(1));
+        drop(rx);
     });
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use verdant::sync::{bounded, unbounded, Condvar, Mutex, Queue, RwLock, Select, Semaphore};
+use verdant::sync::{bounded, unbounded, Condvar, Mutex, Queue, RwLock, Semaphore};
 
 /// How the chosen waiter leaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,11 +169,11 @@ fn select_cancelled_after_being_chosen_passes_on() {
         let (tx1, rx1) = bounded::<u32>(4);
         let (_tx2, rx2) = bounded::<u32>(4);
         let wait = move || {
-            Select::new()
-                .recv(&rx2, |m| m.map(drop))
-                .recv(&rx1, |m| m.map(drop))
-                .wait()
-                .unwrap()
+            verdant::select! {
+                recv(rx2) -> m => m.map(drop),
+                recv(rx1) -> m => m.map(drop),
+            }
+            .unwrap()
         };
         chosen_waiter_leaves(How::Cancelled, wait, || tx1.send(1).unwrap());
     });

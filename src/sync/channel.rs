@@ -10,19 +10,54 @@
 //! while a woken one has not run yet may take the message first (barging,
 //! as in crossbeam and Go); every waiter is still eventually woken.
 //!
-//! **Zero capacity** (`bounded(0)`): a send completes only while a
-//! receiver is blocked waiting for it (a rendezvous): a sender may hand a
-//! message over when fewer messages are in flight than receivers wait.
-//! `try_recv` on it never takes a message from a blocked sender.
+//! **Zero capacity** (`bounded(0)`) is a rendezvous, with two paths:
+//!
+//! 1. A blocking `send` *offers* its message: it is queued in `offers`
+//!    (with a ticket and the sender's waiter), one blocked receiver is
+//!    woken, and the sender waits until its offer is gone. A receiver
+//!    (`recv`, `try_recv`, a select's receive arm) takes the oldest offer
+//!    under the lock and unparks its sender, so `send` returns `Ok` only
+//!    once a receiver holds the message. A sender whose wait ends first
+//!    (deadline, disconnection) withdraws its offer under the lock and gets
+//!    the message back; one that unwinds (cancellation) withdraws it in a
+//!    guard's destructor. Taking and withdrawing both happen under the
+//!    lock, so exactly one of them happens: never lost, never duplicated.
+//! 2. A non-blocking `try_send` (and a select's send arm, which cannot
+//!    wait with its message in the channel) hands the message to a
+//!    *blocked* receiver: it succeeds while fewer messages are in `queue`
+//!    than receivers wait (`waiting_receivers`, counted by their
+//!    registration), and wakes one of them, which takes it. A select does
+//!    not count its own receive arms on the channel (it would pair with
+//!    itself). If the woken receiver unwinds before taking the message, its
+//!    registration wakes the next receiver; with none left, the message
+//!    stays in the channel for the next `recv` (the one way a
+//!    zero-capacity channel holds a message; see `docs/caveats.md`).
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::runtime::park::Waiter;
+
+/// The message source of an [`after`] or [`tick`] channel: computed when
+/// received, as crossbeam's are (no thread or timer sends it).
+struct Timer<T> {
+    /// When the next message is due.
+    next: Instant,
+    /// `None`: one message only ([`after`]).
+    period: Option<Duration>,
+    make: fn(Instant) -> T,
+}
+
+/// A blocked zero-capacity sender's message, waiting for a receiver.
+struct Offer<T> {
+    ticket: u64,
+    msg: T,
+    sender: Waiter,
+}
 use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 pub(crate) struct State<T> {
@@ -31,27 +66,83 @@ pub(crate) struct State<T> {
     cap: Option<usize>,
     senders: usize,
     receivers: usize,
-    /// Receivers blocked now (what a zero-capacity send pairs with).
+    /// Receivers blocked now (what a zero-capacity `try_send` pairs with).
     waiting_receivers: usize,
+    /// Zero capacity: the messages of blocked senders, oldest first
+    /// (increasing tickets).
+    offers: VecDeque<Offer<T>>,
+    next_ticket: u64,
+    /// [`after`] and [`tick`]: the next message, made when it is due.
+    timer: Option<Timer<T>>,
     pub(crate) send_waiters: WaitList,
     pub(crate) recv_waiters: WaitList,
 }
 
 impl<T> State<T> {
-    fn has_room(&self) -> bool {
+    /// Whether a message may go into `queue` now; `own_receivers`: the
+    /// caller's own receivers among the waiting ones (a select's receive
+    /// arms), which it must not pair with.
+    fn has_room(&self, own_receivers: usize) -> bool {
         match self.cap {
             None => true,
-            Some(0) => self.queue.len() < self.waiting_receivers,
+            Some(0) => self.queue.len() + own_receivers < self.waiting_receivers,
             Some(c) => self.queue.len() < c,
         }
     }
 
     fn send_blocked(&mut self) -> bool {
-        self.receivers > 0 && !self.has_room()
+        self.receivers > 0 && !self.has_room(0)
     }
 
     fn recv_blocked(&mut self) -> bool {
-        self.queue.is_empty() && self.senders > 0
+        self.queue.is_empty() && self.offers.is_empty() && self.senders > 0 && !self.timer_due()
+    }
+
+    fn timer_due(&self) -> bool {
+        self.timer.as_ref().is_some_and(|t| t.next <= Instant::now())
+    }
+
+    /// When the timer of an [`after`] or [`tick`] channel is due next.
+    pub(crate) fn timer_next(&self) -> Option<Instant> {
+        self.timer.as_ref().map(|t| t.next)
+    }
+
+    /// Takes the timer's message if it is due.
+    fn fire(&mut self) -> Option<T> {
+        if !self.timer_due() {
+            return None;
+        }
+        let t = self.timer.as_mut()?;
+        let msg = (t.make)(t.next);
+        match t.period {
+            Some(p) => match t.next.max(Instant::now()).checked_add(p) {
+                Some(next) => t.next = next,
+                None => self.timer = None,
+            },
+            None => self.timer = None,
+        }
+        Some(msg)
+    }
+
+    /// Whether a receive would not wait now (a message, or disconnected).
+    pub(crate) fn recv_ready(&mut self) -> bool {
+        !self.recv_blocked()
+    }
+
+    /// Whether a send would not wait now (room, or disconnected), not
+    /// counting `own_receivers` of the blocked receivers.
+    pub(crate) fn send_ready(&self, own_receivers: usize) -> bool {
+        self.receivers == 0 || self.has_room(own_receivers)
+    }
+
+    fn is_offered(&self, ticket: u64) -> bool {
+        self.offers.binary_search_by_key(&ticket, |o| o.ticket).is_ok()
+    }
+
+    /// Takes back the offer `ticket` if no receiver took it.
+    fn withdraw(&mut self, ticket: u64) -> Option<T> {
+        let i = self.offers.binary_search_by_key(&ticket, |o| o.ticket).ok()?;
+        self.offers.remove(i).map(|o| o.msg)
     }
 
     /// The list blocked receivers wait on. On a zero-capacity channel it
@@ -83,9 +174,30 @@ impl<T> State<T> {
         self.waiting_receivers -= 1;
     }
 
+    /// Takes the next message, and whom to wake for it: a sender that may
+    /// now have room, or the zero-capacity sender whose offer it was.
     fn pop(&mut self) -> Option<(T, Option<Waiter>)> {
-        let msg = self.queue.pop_front()?;
-        Some((msg, self.send_waiters.pop()))
+        match self.queue.pop_front() {
+            Some(msg) if self.cap == Some(0) => Some((msg, None)),
+            Some(msg) => Some((msg, self.send_waiters.pop())),
+            None => match self.offers.pop_front() {
+                Some(o) => Some((o.msg, Some(o.sender))),
+                None => self.fire().map(|m| (m, None)),
+            },
+        }
+    }
+
+    /// Messages in the channel (a zero-capacity channel holds none: a
+    /// message handed to a receiver is the receiver's).
+    fn len(&self) -> usize {
+        match self.cap {
+            Some(0) => 0,
+            _ => self.queue.len() + usize::from(self.timer_due()),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.cap.is_some_and(|c| self.len() >= c)
     }
 }
 
@@ -128,18 +240,107 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 fn new<T>(cap: Option<usize>) -> (Sender<T>, Receiver<T>) {
-    let chan = Arc::new(Chan {
-        state: Mutex::new(State {
-            queue: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
-            cap,
-            senders: 1,
-            receivers: 1,
-            waiting_receivers: 0,
-            send_waiters: WaitList::new(),
-            recv_waiters: WaitList::new(),
-        }),
-    });
+    let chan = Arc::new(Chan::new(cap, None));
     (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+impl<T> Chan<T> {
+    fn new(cap: Option<usize>, timer: Option<Timer<T>>) -> Chan<T> {
+        Chan {
+            state: Mutex::new(State {
+                queue: VecDeque::with_capacity(cap.unwrap_or(0).min(1024)),
+                cap,
+                senders: 1,
+                receivers: 1,
+                waiting_receivers: 0,
+                offers: VecDeque::new(),
+                next_ticket: 0,
+                timer,
+                send_waiters: WaitList::new(),
+                recv_waiters: WaitList::new(),
+            }),
+        }
+    }
+}
+
+/// A receiver without a sender that never delivers a message nor
+/// disconnects (crossbeam's `never`): a [`select!`](crate::select!) arm on
+/// it never fires, which turns an arm off.
+///
+/// ```
+/// use std::time::Duration;
+/// let rx = verdant::sync::never::<i32>();
+/// assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Err(verdant::sync::RecvTimeoutError::Timeout));
+/// ```
+pub fn never<T>() -> Receiver<T> {
+    // `senders` starts at one, and no `Sender` exists to drop it.
+    timer_receiver(Some(0), None)
+}
+
+/// A receiver that delivers one message, the [`Instant`] it was due at,
+/// once `duration` has passed (crossbeam's `after`), and nothing after
+/// that. It needs no thread: the message is made when received.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// let rx = verdant::sync::after(Duration::from_millis(5));
+/// let at = rx.recv().unwrap();
+/// assert!(at >= start + Duration::from_millis(5));
+/// assert!(rx.try_recv().is_err());
+/// ```
+pub fn after(duration: Duration) -> Receiver<Instant> {
+    let timer = Instant::now().checked_add(duration).map(|next| Timer {
+        next,
+        period: None,
+        make: std::convert::identity,
+    });
+    timer_receiver(Some(1), timer)
+}
+
+/// A receiver that delivers a message every `duration`, the [`Instant`]
+/// it was due at (crossbeam's `tick`). At most one message is ever
+/// pending: ticks nobody receives are skipped, and the next is due
+/// `duration` after the later of its due time and its receipt.
+///
+/// ```
+/// use std::time::Duration;
+/// let ticks = verdant::sync::tick(Duration::from_millis(2));
+/// let a = ticks.recv().unwrap();
+/// let b = ticks.recv().unwrap();
+/// assert!(b >= a + Duration::from_millis(2));
+/// ```
+pub fn tick(duration: Duration) -> Receiver<Instant> {
+    let timer = Instant::now().checked_add(duration).map(|next| Timer {
+        next,
+        period: Some(duration),
+        make: std::convert::identity,
+    });
+    timer_receiver(Some(1), timer)
+}
+
+fn timer_receiver<T>(cap: Option<usize>, timer: Option<Timer<T>>) -> Receiver<T> {
+    Receiver {
+        chan: Arc::new(Chan::new(cap, timer)),
+    }
+}
+
+/// `until`, ending also when a timer channel's next message is due at
+/// `next` (the caller checks for it and waits again).
+pub(crate) fn until_timer(until: Until, next: Option<Instant>) -> Until {
+    let Some(next) = next else { return until };
+    match until {
+        Until::Forever => Until::Within(Some(next)),
+        Until::Deadline(d) => Until::Deadline(Some(d.map_or(next, |d| d.min(next)))),
+        Until::Within(d) => Until::Within(Some(d.map_or(next, |d| d.min(next)))),
+        other => other,
+    }
+}
+
+/// Whether a wait bounded by [`until_timer`] ended at the timer (so its
+/// caller should look again) rather than at its own deadline.
+pub(crate) fn timer_passed(next: Option<Instant>) -> bool {
+    next.is_some_and(|n| n <= Instant::now())
 }
 
 /// The sending half of a channel; clone it for more producers.
@@ -197,7 +398,7 @@ impl<T> Sender<T> {
         if s.receivers == 0 {
             return Err(TrySendError::Disconnected(msg));
         }
-        if !s.has_room() {
+        if !s.has_room(0) {
             return Err(TrySendError::Full(msg));
         }
         s.queue.push_back(msg);
@@ -234,6 +435,9 @@ impl<T> Sender<T> {
 
     fn send_until(&self, msg: T, until: Until) -> Result<(), SendTimeoutError<T>> {
         let s = self.chan.state.lock();
+        if s.cap == Some(0) {
+            return self.offer(s, msg, until);
+        }
         let (mut s, ready) = wait::wait_while(&self.chan.state, s, State::send_queue(), until, State::send_blocked);
         if !ready {
             return Err(SendTimeoutError::Timeout(msg));
@@ -248,9 +452,44 @@ impl<T> Sender<T> {
         Ok(())
     }
 
-    /// Messages in the channel now.
+    /// A zero-capacity send (module docs, path 1): offers `msg` and waits
+    /// until a receiver takes it, or takes it back.
+    fn offer(&self, mut s: MutexGuard<'_, State<T>>, msg: T, until: Until) -> Result<(), SendTimeoutError<T>> {
+        if s.receivers == 0 {
+            return Err(SendTimeoutError::Disconnected(msg));
+        }
+        let ticket = s.next_ticket;
+        s.next_ticket += 1;
+        s.offers.push_back(Offer {
+            ticket,
+            msg,
+            sender: Waiter::current(),
+        });
+        let woken = s.recv_waiters.pop();
+        drop(s);
+        wait::unpark_all(woken);
+        let mut guard = Withdraw {
+            chan: &self.chan,
+            ticket: Some(ticket),
+        };
+        let s = self.chan.state.lock();
+        let (mut s, _) = wait::wait_while(&self.chan.state, s, State::send_queue(), until, |s| {
+            s.receivers > 0 && s.is_offered(ticket)
+        });
+        guard.ticket = None;
+        let back = s.withdraw(ticket);
+        let disconnected = s.receivers == 0;
+        drop(s);
+        match back {
+            None => Ok(()),
+            Some(msg) if disconnected => Err(SendTimeoutError::Disconnected(msg)),
+            Some(msg) => Err(SendTimeoutError::Timeout(msg)),
+        }
+    }
+
+    /// Messages in the channel now (always 0 for a zero-capacity channel).
     pub fn len(&self) -> usize {
-        self.chan.state.lock().queue.len()
+        self.chan.state.lock().len()
     }
 
     /// Whether the channel holds no message now.
@@ -261,6 +500,48 @@ impl<T> Sender<T> {
     /// The capacity (`None` if unbounded).
     pub fn capacity(&self) -> Option<usize> {
         self.chan.state.lock().cap
+    }
+
+    /// Whether the channel holds as many messages as it can now (always
+    /// for a zero-capacity channel, never for an unbounded one).
+    ///
+    /// ```
+    /// let (tx, _rx) = verdant::sync::bounded(1);
+    /// assert!(!tx.is_full());
+    /// tx.send(1).unwrap();
+    /// assert!(tx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.state.lock().is_full()
+    }
+
+    /// Whether `self` and `other` send into the same channel.
+    ///
+    /// ```
+    /// let (tx, _rx) = verdant::sync::unbounded::<i32>();
+    /// let (other, _rx2) = verdant::sync::unbounded::<i32>();
+    /// assert!(tx.same_channel(&tx.clone()));
+    /// assert!(!tx.same_channel(&other));
+    /// ```
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+/// Withdraws a zero-capacity sender's offer if the sender unwinds while
+/// waiting (cancellation, an expired [`crate::timeout`]); the message is
+/// dropped with the unwinding `send`.
+struct Withdraw<'a, T> {
+    chan: &'a Chan<T>,
+    ticket: Option<u64>,
+}
+
+impl<T> Drop for Withdraw<'_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            let msg = self.chan.state.lock().withdraw(ticket);
+            drop(msg);
+        }
     }
 }
 
@@ -325,17 +606,28 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, until: Until) -> Result<T, RecvTimeoutError> {
-        let s = self.chan.state.lock();
-        let queue = s.recv_queue();
-        let (mut s, ready) = wait::wait_while(&self.chan.state, s, queue, until, State::recv_blocked);
-        match s.pop() {
-            Some((msg, w)) => {
-                drop(s);
-                wait::unpark_all(w);
-                Ok(msg)
+        let mut s = self.chan.state.lock();
+        loop {
+            let queue = s.recv_queue();
+            let next = s.timer_next();
+            let (mut g, ready) = wait::wait_while(
+                &self.chan.state,
+                s,
+                queue,
+                until_timer(until, next),
+                State::recv_blocked,
+            );
+            match g.pop() {
+                Some((msg, w)) => {
+                    drop(g);
+                    wait::unpark_all(w);
+                    return Ok(msg);
+                }
+                // Another receiver took the timer's message: wait for the next.
+                None if !ready && timer_passed(next) => s = g,
+                None if !ready => return Err(RecvTimeoutError::Timeout),
+                None => return Err(RecvTimeoutError::Disconnected),
             }
-            None if !ready => Err(RecvTimeoutError::Timeout),
-            None => Err(RecvTimeoutError::Disconnected),
         }
     }
 
@@ -363,9 +655,9 @@ impl<T> Receiver<T> {
         TryIter { rx: self }
     }
 
-    /// Messages in the channel now.
+    /// Messages in the channel now (always 0 for a zero-capacity channel).
     pub fn len(&self) -> usize {
-        self.chan.state.lock().queue.len()
+        self.chan.state.lock().len()
     }
 
     /// Whether the channel holds no message now.
@@ -376,6 +668,31 @@ impl<T> Receiver<T> {
     /// The capacity (`None` if unbounded).
     pub fn capacity(&self) -> Option<usize> {
         self.chan.state.lock().cap
+    }
+
+    /// Whether the channel holds as many messages as it can now (always
+    /// for a zero-capacity channel, never for an unbounded one).
+    ///
+    /// ```
+    /// let (tx, rx) = verdant::sync::bounded(2);
+    /// tx.send(1).unwrap();
+    /// assert!(!rx.is_full());
+    /// tx.send(2).unwrap();
+    /// assert!(rx.is_full());
+    /// ```
+    pub fn is_full(&self) -> bool {
+        self.chan.state.lock().is_full()
+    }
+
+    /// Whether `self` and `other` receive from the same channel.
+    ///
+    /// ```
+    /// let (_tx, rx) = verdant::sync::unbounded::<i32>();
+    /// assert!(rx.same_channel(&rx.clone()));
+    /// assert!(!rx.same_channel(&verdant::sync::never()));
+    /// ```
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
     }
 }
 
@@ -415,11 +732,32 @@ impl<T> Drop for Receiver<T> {
         s.receivers -= 1;
         if s.receivers == 0 {
             let woken: Vec<_> = s.send_waiters.take_all().collect();
-            // Nobody can receive these any more: drop them now.
-            let orphans = std::mem::take(&mut s.queue);
             drop(s);
             wait::unpark_all(woken);
-            drop(orphans);
+            // Nobody can receive these any more: drop them now.
+            self.discard_all();
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Drops the queued messages one at a time, outside the lock. A
+    /// message whose `Drop` panics does not stop the others from being
+    /// dropped (which would then run while unwinding, where a second panic
+    /// aborts): every message is dropped, and the first panic propagates
+    /// once afterwards.
+    fn discard_all(&self) {
+        let mut first_panic = None;
+        loop {
+            let Some(msg) = self.chan.state.lock().queue.pop_front() else {
+                break;
+            };
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(msg))) {
+                first_panic.get_or_insert(p);
+            }
+        }
+        if let Some(p) = first_panic {
+            std::panic::resume_unwind(p);
         }
     }
 }

@@ -9,7 +9,7 @@
 //! | primitive | wakeup order (fairness) |
 //! |---|---|
 //! | [`bounded`]/[`unbounded`] channels, [`mpsc`] | FIFO wakeups; barging possible (a newcomer may take a message before the woken waiter runs) |
-//! | [`Select`], [`select!`](crate::select!) | tries arms from a rotating start, so no ready arm starves |
+//! | [`Select`], [`select!`](crate::select!) | tries operations from a rotating start, so no ready arm starves ([`select_biased!`](crate::select_biased!) prefers earlier arms) |
 //! | [`Mutex`], [`RwLock`] | FIFO wakeups, barging allowed (throughput over strict fairness, like `parking_lot`'s fast path); readers can delay a waiting writer |
 //! | [`Condvar`] | FIFO `notify_one` |
 //! | [`Semaphore`] | FIFO, no barging: a released permit is handed to the oldest waiter |
@@ -43,13 +43,13 @@ mod wait_group;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use channel::{
-    bounded, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError, SendTimeoutError, Sender,
-    TryIter, TryRecvError, TrySendError,
+    after, bounded, never, tick, unbounded, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
+    SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
 };
 pub use event::{AsyncResult, Event};
 pub use mutex::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult};
 pub use queue::{Empty, Full, LifoQueue, PriorityQueue, Queue};
-pub use select::Select;
+pub use select::{ReadyTimeoutError, Select, SelectTimeoutError, SelectedOperation, TryReadyError, TrySelectError};
 pub(crate) use semaphore::OwnedPermit;
 pub use semaphore::{ReleaseError, Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
