@@ -133,13 +133,8 @@ impl<'a> Sources<'a> for Tasks<'_, 'a> {
 
     fn enlist(&self, waiter: &Waiter, into: &mut Enlisted<'a>) {
         for &t in self.0 {
-            let joiners = &t.joiners;
-            into.push(Registration::enqueue_waiter(
-                joiners,
-                joiners.lock(),
-                wait::LONE,
-                waiter.clone(),
-            ));
+            let (joiners, guard) = t.lock_joiners();
+            into.push(Registration::enqueue_waiter(joiners, guard, wait::LONE, waiter.clone()));
         }
     }
 

@@ -71,7 +71,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::state::{State, DETACHED, OUTPUT};
+use super::state::{State, DETACHED, JOINERS, OUTPUT};
 use crate::error::JoinError;
 use crate::runtime::scheduler::Shared;
 use crate::runtime::wait::WaitList;
@@ -107,8 +107,10 @@ pub(crate) struct Header {
     /// The deadline of `verdant::timeout`, encoded by
     /// `interrupt::encode_deadline` (0 = none). Only the thread touches it.
     timeout_deadline: AtomicU64,
-    /// Who waits for `COMPLETE`: joiners, `wait_any`, scopes.
-    pub(crate) joiners: Mutex<WaitList>,
+    /// Who waits for `COMPLETE`: joiners, `wait_any`, scopes. Locked only
+    /// through [`Header::lock_joiners`] (which sets JOINERS), so that a
+    /// thread nobody waits for completes without touching it.
+    joiners: Mutex<WaitList>,
 }
 
 /// The functions that know a task's `F` and `T`.
@@ -355,7 +357,10 @@ impl Done {
 
     /// Step 7: marks the thread complete and wakes everyone waiting for it.
     pub(crate) fn complete(self) {
-        self.0.state.set_complete();
+        if !self.0.state.set_complete() {
+            // Nobody ever waited: no list to look at.
+            return;
+        }
         let waiters = self.0.joiners.lock().take_all();
         for w in waiters {
             w.unpark();
@@ -553,6 +558,16 @@ unsafe fn vt_dealloc<F, T>(ptr: NonNull<Header>) {
 }
 
 impl Header {
+    /// The joiners list, locked to queue a waiter for `COMPLETE` (check
+    /// `is_complete` under this lock before queueing: see
+    /// `State::set_complete`). Returns the mutex too, for a
+    /// `wait::Registration`.
+    pub(crate) fn lock_joiners(&self) -> (&Mutex<WaitList>, parking_lot::MutexGuard<'_, WaitList>) {
+        let guard = self.joiners.lock();
+        self.state.set(JOINERS);
+        (&self.joiners, guard)
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         self.state.is_cancelled()
     }

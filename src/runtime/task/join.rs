@@ -126,10 +126,13 @@ pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>, how: Wait)
         Wait::Interruptible if task.shared.is_none() => Until::WithinDeferringCancel(deadline),
         Wait::Interruptible => Until::Within(deadline),
     };
-    // `complete` sets COMPLETE before it takes the joiners under this
-    // lock, so checking it under the lock loses no wakeup.
-    let guard = task.joiners.lock();
-    let (_, done) = wait::wait_while(&task.joiners, guard, wait::LONE, until, |_| !task.is_complete());
+    // Joining a thread that has finished already touches no lock.
+    let done = task.is_complete() || {
+        // Checking COMPLETE under this lock loses no wakeup (see
+        // `State::set_complete`).
+        let (joiners, guard) = task.lock_joiners();
+        wait::wait_while(joiners, guard, wait::LONE, until, |_| !task.is_complete()).1
+    };
     if done && matches!(until, Until::WithinDeferringCancel(_)) {
         if let Some(me) = park::current_task() {
             interrupt::check_cancelled(&me);

@@ -10,6 +10,8 @@
 //!  bit  6    COMPLETE  finished (or dropped unrun); joiners are woken
 //!  bit  7    FINISHING its function returned: destructors are not interrupted
 //!  bit  8    UNWINDING it is unwinding (see `interrupt`)
+//!  bit  9    JOINERS   someone has locked its joiners list to wait (set
+//!                      under that lock, never cleared)
 //! ```
 //!
 //! Other threads touch only PARK (`notify`), CANCELLED (`cancel`) and
@@ -60,6 +62,7 @@ pub(super) const DETACHED: u32 = 1 << 5;
 const COMPLETE: u32 = 1 << 6;
 const FINISHING: u32 = 1 << 7;
 const UNWINDING: u32 = 1 << 8;
+pub(super) const JOINERS: u32 = 1 << 9;
 
 /// The state word.
 pub(crate) struct State(AtomicU32);
@@ -157,9 +160,17 @@ impl State {
         self.has(COMPLETE, Ordering::Acquire)
     }
 
-    /// Sets COMPLETE (after the outcome, if any, was stored).
-    pub(super) fn set_complete(&self) {
-        self.set(COMPLETE);
+    /// Sets COMPLETE (after the outcome, if any, was stored); returns
+    /// whether anyone ever locked the joiners list to wait (JOINERS).
+    ///
+    /// A waiter sets JOINERS under the joiners lock, then checks COMPLETE
+    /// under it before it queues. Both are read-modify-writes of this one
+    /// word, so one comes first: if this one does, the waiter's later load
+    /// sees COMPLETE and does not queue; if the waiter's does, this one
+    /// returns `true` and the caller takes the list under the lock, where
+    /// it finds the waiter queued or about to see COMPLETE.
+    pub(super) fn set_complete(&self) -> bool {
+        self.set(COMPLETE) & JOINERS != 0
     }
 
     pub(crate) fn is_finishing(&self) -> bool {
