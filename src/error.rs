@@ -116,7 +116,8 @@ impl JoinError {
     /// ```
     /// let e = verdant::spawn(|| panic!("boom")).join().unwrap_err();
     /// assert_eq!(e.downcast_ref::<&str>(), Some(&"boom"));
-    /// let e = verdant::spawn(|| panic!("{}", 7)).join().unwrap_err();
+    /// let n = 7;
+    /// let e = verdant::spawn(move || panic!("{n}")).join().unwrap_err();
     /// assert_eq!(e.downcast_ref::<String>().map(String::as_str), Some("7"));
     /// ```
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
