@@ -107,6 +107,69 @@ impl JoinError {
             repr => Err(JoinError { repr }),
         }
     }
+
+    /// The panic payload as a `T`, if the thread panicked with one: what
+    /// `downcast_ref` on std's `Box<dyn Any + Send>` gives, so std's
+    /// `match h.join() { Err(e) => e.downcast_ref::<&str>() ... }` keeps
+    /// compiling. `None` for a cancellation or a spawn failure.
+    ///
+    /// ```
+    /// let e = verdant::spawn(|| panic!("boom")).join().unwrap_err();
+    /// assert_eq!(e.downcast_ref::<&str>(), Some(&"boom"));
+    /// let n = 7;
+    /// let e = verdant::spawn(move || panic!("{n}")).join().unwrap_err();
+    /// assert_eq!(e.downcast_ref::<String>().map(String::as_str), Some("7"));
+    /// ```
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        match &self.repr {
+            Repr::Panic(p) => p.downcast_ref::<T>(),
+            _ => None,
+        }
+    }
+
+    /// Whether the thread panicked with a payload of type `T` (std's
+    /// `<dyn Any>::is`).
+    ///
+    /// ```
+    /// let e = verdant::spawn(|| panic!("boom")).join().unwrap_err();
+    /// assert!(e.is::<&str>());
+    /// ```
+    pub fn is<T: Any>(&self) -> bool {
+        self.downcast_ref::<T>().is_some()
+    }
+
+    /// The panic payload as a `Box<T>`, or the error back (std's
+    /// `Box<dyn Any + Send>::downcast`, whose `Err` is the box back).
+    ///
+    /// ```
+    /// let e = verdant::spawn(|| std::panic::panic_any(42u8)).join().unwrap_err();
+    /// assert_eq!(*e.downcast::<u8>().unwrap(), 42);
+    /// ```
+    pub fn downcast<T: Any>(self) -> Result<Box<T>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => p.downcast::<T>().map_err(JoinError::from_panic),
+            repr => Err(JoinError { repr }),
+        }
+    }
+}
+
+/// What std's `join` would have returned: the panic payload; for a
+/// cancellation or a spawn failure (which std has not), the `JoinError`
+/// itself, boxed. So `std::panic::resume_unwind(e.into())` works.
+///
+/// ```
+/// use std::any::Any;
+/// let e = verdant::spawn(|| panic!("boom")).join().unwrap_err();
+/// let payload: Box<dyn Any + Send> = e.into();
+/// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+/// ```
+impl From<JoinError> for Box<dyn Any + Send + 'static> {
+    fn from(e: JoinError) -> Self {
+        match e.repr {
+            Repr::Panic(p) => p,
+            repr => Box::new(JoinError { repr }),
+        }
+    }
 }
 
 /// The message of a panic payload, when it is a string.

@@ -5,17 +5,19 @@
 
 use std::fmt;
 use std::io;
-use std::num::NonZeroU64;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::JoinError;
+use crate::runtime::context;
 use crate::runtime::coroutine::{self, Suspend};
 use crate::runtime::interrupt;
-use crate::runtime::park;
+use crate::runtime::park::{self, OsParker};
 use crate::runtime::task::{self, Header, JoinInner, Spec, TaskRef, Wait};
 use crate::runtime::{Handle, Runtime, MAX_STACK_SIZE};
+use crate::scope::{Scope, ScopedJoinHandle};
 
 /// Spawns a green thread running `f` on the current runtime, returning a
 /// handle to join it.
@@ -42,7 +44,7 @@ where
 /// let h = verdant::Builder::new()
 ///     .name("worker-7".into())
 ///     .stack_size(64 * 1024)
-///     .spawn(|| verdant::current().unwrap().name().map(str::to_owned))
+///     .spawn(|| verdant::current().name().map(str::to_owned))
 ///     .unwrap();
 /// assert_eq!(h.join().unwrap().as_deref(), Some("worker-7"));
 /// ```
@@ -95,6 +97,36 @@ impl Builder {
             Some(handle) => self.spawn_on(&handle, f),
             None => Handle::with_current(|handle| self.spawn_on(handle, f)),
         }
+    }
+
+    /// Spawns a green thread in `scope` with these settings, like
+    /// `std::thread::Builder::spawn_scoped` (see [`crate::scope`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::spawn`].
+    ///
+    /// ```
+    /// let mut hits = 0;
+    /// verdant::scope(|s| {
+    ///     verdant::Builder::new()
+    ///         .name("counter".into())
+    ///         .spawn_scoped(s, || hits += 1)
+    ///         .unwrap();
+    /// });
+    /// assert_eq!(hits, 1);
+    /// ```
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        mut self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let handle = self.handle.take();
+        scope.spawn_with(self, handle, f)
     }
 
     /// [`Builder::spawn`] on `handle`'s runtime.
@@ -193,7 +225,7 @@ impl<T> JoinHandle<T> {
     /// The green thread's id.
     ///
     /// ```
-    /// let h = verdant::spawn(|| verdant::current().unwrap().id());
+    /// let h = verdant::spawn(|| verdant::current().id());
     /// let id = h.id();
     /// assert_eq!(h.join().unwrap(), id);
     /// ```
@@ -265,34 +297,81 @@ impl fmt::Display for GreenId {
     }
 }
 
-/// A handle to a green thread, like `std::thread::Thread`.
+/// A handle to a thread, like `std::thread::Thread`: a green thread, or
+/// (from [`current()`] on a plain OS thread) that OS thread.
+///
+/// Both kinds have an id, a name and [`unpark`](GreenThread::unpark);
+/// [`is_green`](GreenThread::is_green) tells them apart.
 ///
 /// ```
-/// let me = verdant::spawn(|| verdant::current().unwrap()).join().unwrap();
+/// let me = verdant::spawn(verdant::current).join().unwrap();
+/// assert!(me.is_green());
 /// assert!(me.name().is_none());
 /// ```
 #[derive(Clone)]
 pub struct GreenThread {
-    task: TaskRef,
+    inner: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Green(TaskRef),
+    Os(Arc<OsParker>),
 }
 
 impl GreenThread {
     pub(crate) fn new(task: TaskRef) -> GreenThread {
-        GreenThread { task }
+        GreenThread {
+            inner: Kind::Green(task),
+        }
     }
 
-    /// Its id.
+    /// Its id: unique among green threads and the OS threads that called
+    /// [`current()`], never reused.
+    ///
+    /// ```
+    /// assert_eq!(verdant::current().id(), verdant::current().id());
+    /// ```
     pub fn id(&self) -> GreenId {
-        GreenId(NonZeroU64::new(self.task.id).expect("ids start at 1"))
+        let id = match &self.inner {
+            Kind::Green(task) => task.id,
+            Kind::Os(parker) => parker.id(),
+        };
+        GreenId(NonZeroU64::new(id).expect("ids start at 1"))
     }
 
-    /// Its name, if it was given one with [`Builder::name`].
+    /// Its name: for a green thread the one given with [`Builder::name`];
+    /// for an OS thread std's (`std::thread::current().name()`).
+    ///
+    /// ```
+    /// let name = std::thread::Builder::new()
+    ///     .name("plain".into())
+    ///     .spawn(|| verdant::current().name().map(str::to_owned))
+    ///     .unwrap()
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(name.as_deref(), Some("plain"));
+    /// ```
     pub fn name(&self) -> Option<&str> {
-        self.task.name.as_deref()
+        match &self.inner {
+            Kind::Green(task) => task.name.as_deref(),
+            Kind::Os(parker) => parker.thread().name(),
+        }
+    }
+
+    /// Whether this is a green thread (`false`: a plain OS thread).
+    ///
+    /// ```
+    /// assert!(!verdant::current().is_green());
+    /// assert!(verdant::spawn(|| verdant::current().is_green()).join().unwrap());
+    /// ```
+    pub fn is_green(&self) -> bool {
+        matches!(self.inner, Kind::Green(_))
     }
 
     /// Wakes it from [`park()`] (or makes its next `park` return at once),
-    /// like `std::thread::Thread::unpark`.
+    /// like `std::thread::Thread::unpark`; an OS thread parked in
+    /// [`park()`] or [`park_timeout`] is woken too.
     ///
     /// ```
     /// let h = verdant::spawn(|| verdant::park());
@@ -300,28 +379,56 @@ impl GreenThread {
     /// h.join().unwrap();
     /// ```
     pub fn unpark(&self) {
-        park::unpark_task(&self.task);
+        match &self.inner {
+            Kind::Green(task) => park::unpark_task(task),
+            Kind::Os(parker) => parker.unpark(),
+        }
     }
 }
 
 impl fmt::Debug for GreenThread {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GreenThread")
-            .field("id", &self.task.id)
-            .field("name", &self.task.name)
+            .field("id", &self.id().as_u64())
+            .field("name", &self.name())
+            .field("green", &self.is_green())
             .finish()
     }
 }
 
-/// The green thread that calls this, or `None` on a plain OS thread.
+/// `std::thread::Thread`'s name here, so that `use verdant::Thread` is
+/// the whole change.
 ///
 /// ```
-/// assert!(verdant::current().is_none());
-/// let inside = verdant::spawn(|| verdant::current().is_some());
-/// assert!(inside.join().unwrap());
+/// let t: verdant::Thread = verdant::current();
+/// t.unpark();
 /// ```
-pub fn current() -> Option<GreenThread> {
-    park::current_task().map(|task| GreenThread { task })
+pub type Thread = GreenThread;
+
+/// `std::thread::ThreadId`'s name here (see [`GreenId`]).
+///
+/// ```
+/// let id: verdant::ThreadId = verdant::current().id();
+/// assert!(id.as_u64() >= 1);
+/// ```
+pub type ThreadId = GreenId;
+
+/// A handle to the calling thread, like `std::thread::current()`: the green
+/// thread that calls it, or on a plain OS thread that OS thread (its name
+/// is std's; see [`GreenThread::is_green`]).
+///
+/// ```
+/// let inside = verdant::spawn(|| verdant::current().is_green());
+/// assert!(inside.join().unwrap());
+/// assert!(!verdant::current().is_green());
+/// ```
+pub fn current() -> GreenThread {
+    match park::current_task() {
+        Some(task) => GreenThread::new(task),
+        None => GreenThread {
+            inner: Kind::Os(context::os_parker()),
+        },
+    }
 }
 
 /// Lets other green threads of this worker run, then continues. On a plain
@@ -341,7 +448,8 @@ pub fn yield_now() {
 }
 
 /// Blocks until [`GreenThread::unpark`] is called (or spuriously), like
-/// `std::thread::park`; on a plain OS thread it is `std::thread::park`.
+/// `std::thread::park`: a green thread parks (its worker runs others), a
+/// plain OS thread blocks.
 ///
 /// ```
 /// let h = verdant::spawn(|| verdant::park());
@@ -350,6 +458,34 @@ pub fn yield_now() {
 /// ```
 pub fn park() {
     park::park(None);
+}
+
+/// Like [`park()`], but returns after at most `dur` too, like
+/// `std::thread::park_timeout`: on green and on plain OS threads.
+///
+/// ```
+/// use std::time::Duration;
+/// verdant::park_timeout(Duration::from_millis(1)); // nobody unparks: times out
+/// verdant::spawn(|| verdant::park_timeout(Duration::from_millis(1))).join().unwrap();
+/// ```
+pub fn park_timeout(dur: Duration) {
+    park::park(Instant::now().checked_add(dur));
+}
+
+/// An estimate of the parallelism available to the program: exactly
+/// `std::thread::available_parallelism` (the runtime's worker count is
+/// [`RuntimeBuilder::workers`](crate::RuntimeBuilder::workers)'s business).
+///
+/// # Errors
+///
+/// As std's: the platform could not tell.
+///
+/// ```
+/// let n = verdant::available_parallelism().map_or(1, |n| n.get());
+/// assert!(n >= 1);
+/// ```
+pub fn available_parallelism() -> io::Result<NonZeroUsize> {
+    std::thread::available_parallelism()
 }
 
 // Spawning is the green-thread API's business; the runtime layer below

@@ -123,7 +123,10 @@ mod time;
 pub use blocking::spawn_blocking;
 pub use error::{Elapsed, JoinError};
 pub use futures::{iwait, wait_all, wait_any, wait_any_timeout, Iwait};
-pub use green::{current, park, spawn, yield_now, Builder, GreenId, GreenThread, JoinHandle};
+pub use green::{
+    available_parallelism, current, park, park_timeout, spawn, yield_now, Builder, GreenId, GreenThread, JoinHandle,
+    Thread, ThreadId,
+};
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};

@@ -2,6 +2,7 @@
 //! `std::thread::scope`.
 
 use std::fmt;
+use std::io;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,19 +94,37 @@ impl<'scope> Scope<'scope, '_> {
     ///
     /// # Panics
     ///
-    /// Panics if the runtime has shut down.
+    /// Panics if the runtime has shut down; use
+    /// [`Builder::spawn_scoped`](crate::Builder::spawn_scoped) to get an
+    /// error instead.
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let spec = crate::Builder::new()
-            .spec(&self.handle, Some(self.data.a_thread_panicked.clone()))
-            .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
+        self.spawn_with(crate::Builder::new(), None, f)
+            .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"))
+    }
+
+    /// Spawns with `builder`'s settings, on `handle`'s runtime if given
+    /// (else the scope's).
+    pub(crate) fn spawn_with<F, T>(
+        &'scope self,
+        builder: crate::Builder,
+        handle: Option<Handle>,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let handle = handle.as_ref().unwrap_or(&self.handle);
+        let spec = builder.spec(handle, Some(self.data.a_thread_panicked.clone()))?;
         // SAFETY: the contract of `parts_unchecked` is that the thread's
         // `NewTask` is consumed and its handle joined or dropped within
         // `'scope`. The handle is a `ScopedJoinHandle<'scope, _>`, which the
-        // borrow checker keeps within `'scope`. The `NewTask` is consumed
+        // borrow checker keeps within `'scope` (on an error it is dropped
+        // here). The `NewTask` is consumed
         // when the thread completes (it ran, or its function was dropped
         // unrun), and `scope` does not return or unwind before
         // `wait_complete` saw every thread it queued complete (that wait
@@ -122,18 +141,16 @@ impl<'scope> Scope<'scope, '_> {
             }
         };
         let task = inner.task().clone();
-        self.handle
-            .submit(new)
-            .unwrap_or_else(|e| panic!("verdant::scope: spawn failed: {e}"));
+        handle.submit(new)?;
         // Only once queued: a thread that was never submitted (the runtime
         // has shut down) must not be waited for, or `scope` never returns.
         // A thread spawned by a scoped thread is pushed by that thread,
         // which is itself waited for, so none is missed.
         self.data.tasks.lock().push(task);
-        ScopedJoinHandle {
+        Ok(ScopedJoinHandle {
             inner,
             scope: PhantomData,
-        }
+        })
     }
 }
 

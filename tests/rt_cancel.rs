@@ -129,7 +129,7 @@ struct ParksOnDrop {
 
 impl Drop for ParksOnDrop {
     fn drop(&mut self) {
-        self.on_green.store(verdant::current().is_some(), Ordering::SeqCst);
+        self.on_green.store(verdant::current().is_green(), Ordering::SeqCst);
         verdant::sleep(Duration::from_millis(1));
         self.dropped.store(true, Ordering::SeqCst);
     }

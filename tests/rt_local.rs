@@ -67,7 +67,7 @@ fn green_local_destructors_run_as_their_green_thread_and_may_park() {
     struct ParkOnDrop(verdant::sync::Receiver<()>, Arc<AtomicBool>);
     impl Drop for ParkOnDrop {
         fn drop(&mut self) {
-            self.1.store(verdant::current().is_some(), Ordering::SeqCst);
+            self.1.store(verdant::current().is_green(), Ordering::SeqCst);
             self.0.recv().unwrap();
         }
     }

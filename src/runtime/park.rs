@@ -275,6 +275,9 @@ const YIELD_LIMIT: u32 = 10;
 pub(crate) struct OsParker {
     notified: AtomicBool,
     thread: Thread,
+    /// The OS thread's id in the green threads' id space (so a
+    /// `verdant::current()` handle of an OS thread has one, never reused).
+    id: u64,
 }
 
 impl OsParker {
@@ -283,10 +286,22 @@ impl OsParker {
         OsParker {
             notified: AtomicBool::new(false),
             thread: std::thread::current(),
+            id: crate::runtime::task::next_id(),
         }
     }
 
-    fn unpark(&self) {
+    /// The OS thread this parker belongs to.
+    pub(crate) fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Its id, from the same counter as green threads' ids.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Wakes the OS thread from a park (or makes its next one return).
+    pub(crate) fn unpark(&self) {
         self.notified.store(true, Ordering::Release);
         self.thread.unpark();
     }

@@ -15,6 +15,7 @@
 //! | [`Semaphore`] | FIFO, no barging: a released permit is handed to the oldest waiter |
 //! | [`Event`], [`AsyncResult`], [`WaitGroup`], [`Barrier`] | wake every waiter at once |
 //! | [`Queue`], [`PriorityQueue`], [`LifoQueue`] | FIFO wakeups of getters and putters, barging allowed |
+//! | [`Once`], [`OnceLock`], [`LazyLock`] | the end of an initialiser wakes every waiter at once |
 //!
 //! "Barging allowed" never means "lost": a woken waiter that finds its
 //! condition taken waits again, and every notification reaches a waiter.
@@ -53,3 +54,8 @@ pub use select::{ReadyTimeoutError, Select, SelectTimeoutError, SelectedOperatio
 pub(crate) use semaphore::OwnedPermit;
 pub use semaphore::{ReleaseError, Semaphore, SemaphorePermit};
 pub use wait_group::WaitGroup;
+
+// std's once-cells, whose waiting parks a green thread.
+mod once;
+
+pub use once::{LazyLock, Once, OnceLock, OnceState};

@@ -631,8 +631,9 @@ impl std::fmt::Debug for Header {
     }
 }
 
-/// Allocates green thread ids, starting at 1 (0 means "none").
-fn next_id() -> u64 {
+/// Allocates green thread ids, starting at 1 (0 means "none"); OS
+/// threads seen by `verdant::current()` take theirs from here too.
+pub(crate) fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
