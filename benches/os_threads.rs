@@ -160,10 +160,10 @@ fn main() {
         }
     }
     let stats = support::measure(&mut [
-        &mut || contend(verdant::sync::Mutex::new(0u64), |m| *m.lock() += 1),
+        &mut || contend(verdant::sync::Mutex::new(0u64), |m| *m.lock().unwrap() += 1),
         &mut || contend(std::sync::Mutex::new(0u64), |m| *m.lock().unwrap() += 1),
         &mut || contend(parking_lot::Mutex::new(0u64), |m| *m.lock() += 1),
-        &mut || contend(verdant::sync::RwLock::new(0u64), |m| *m.write() += 1),
+        &mut || contend(verdant::sync::RwLock::new(0u64), |m| *m.write().unwrap() += 1),
         &mut || contend(std::sync::RwLock::new(0u64), |m| *m.write().unwrap() += 1),
     ]);
     let n = LOCK_THREADS * INCREMENTS;
