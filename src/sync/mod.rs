@@ -4,7 +4,8 @@
 //! Every primitive here parks a waiting green thread (its worker runs
 //! others meanwhile) and blocks a waiting OS thread; both kinds may wait on
 //! the same object at once. All are written once against the runtime's
-//! park/unpark and one waiter queue, with no `unsafe`.
+//! park/unpark and one waiter queue; the only `unsafe` is the `Mutex`'s
+//! lock word implementing `lock_api::RawMutex` (see `docs/unsafe.md`).
 //!
 //! | primitive | wakeup order (fairness) |
 //! |---|---|
@@ -52,7 +53,11 @@ mod channel;
 mod event;
 pub mod mpsc;
 mod mutex;
+// The lock word of `Mutex` implements `lock_api::RawMutex` (an unsafe
+// trait): see `docs/unsafe.md`.
 mod queue;
+#[allow(unsafe_code)]
+mod raw_lock;
 mod select;
 mod semaphore;
 mod wait_group;

@@ -3,52 +3,11 @@
 //!
 //! # The mutex's lock word
 //!
-//! A [`Mutex`] is a state byte with two bits (`parking_lot`'s design),
-//! the [`WaitList`] of its waiters under a small `parking_lot` lock (the
-//! *list lock*), and the data in a `parking_lot::Mutex` that only the
-//! holder of `LOCKED` ever touches, with `try_lock` (so it never fails
-//! and never blocks: no `unsafe` is needed for the data cell).
-//!
-//! * `LOCKED`: somebody holds the lock.
-//! * `PARKED`: the wait list may be non-empty. Set and cleared only under
-//!   the list lock; set whenever a waiter is queued.
-//!
-//! Locking is one CAS `0 → LOCKED` when the byte is clear; else (slow
-//! path) an OS thread spins briefly on the byte (a green thread does not:
-//! its park is cheap), then runs the one wait loop of `runtime::wait` whose
-//! predicate, under the list lock, either takes `LOCKED` (barging is
-//! allowed: `PARKED` is kept while other waiters remain) or sets `PARKED`,
-//! after which the loop queues the caller under that same lock and parks.
-//! Unlocking is one CAS `LOCKED → 0`; it fails only when `PARKED` is set,
-//! and then (slow path) the unlocker takes the list lock, pops one waiter,
-//! stores `0` or `PARKED` (the latter if waiters remain) and unparks the
-//! waiter after releasing the list lock.
-//!
-//! ## No lost wakeup
-//!
-//! 1. Every change of the byte is a read-modify-write or (slow unlock) a
-//!    store made under the list lock by the holder while nobody else can
-//!    change it (`LOCKED` and `PARKED` set, the other writers excluded), so
-//!    all changes fall into one total order.
-//! 2. A waiter `W` sets `PARKED` by a CAS that reads `LOCKED` set, under the
-//!    list lock, and is queued before that lock is released.
-//! 3. The holder's unlock CAS `LOCKED → 0` either comes before `W`'s CAS in
-//!    the order of step 1 — then `W`'s CAS reads `LOCKED` clear and `W`
-//!    takes the lock instead of queueing — or after it: then it reads
-//!    `PARKED` and fails, and the holder takes the list lock, which `W`
-//!    releases only once queued, so the holder finds `W` (or another
-//!    queued waiter) and unparks it.
-//! 4. `PARKED` is cleared only under the list lock when the list is empty
-//!    (the slow unlock after its pop, a waiter taking the lock), so while
-//!    anyone is queued every unlock takes the slow path and pops one.
-//! 5. The popped waiter re-runs the predicate of step 2: it takes the lock,
-//!    or (a barger took it first) sets `PARKED` again and re-queues, so the
-//!    barger's unlock wakes the next one. A popped waiter that leaves
-//!    without acting (cancelled, timed out) hands its wakeup on
-//!    ([`Registration`]'s rule); `PARKED` stays set, so at worst one later
-//!    unlock takes the slow path for nothing.
-//! 6. Park/unpark are tokens: an unpark that comes before the park is not
-//!    lost.
+//! A [`Mutex`] is a `lock_api::Mutex` (the data cell) over the lock word
+//! of `raw_lock`: a byte with a `LOCKED` and a `PARKED` bit, one CAS to
+//! lock and one to unlock while nobody waits, waiters queued through the
+//! one wait loop of `runtime::wait`. That module's docs prove, in numbered
+//! steps, that no wakeup is lost.
 //!
 //! The [`RwLock`] keeps its data in a `parking_lot::RwLock` that is only
 //! ever *tried*, with readers and writers waiting on two lists.
@@ -70,7 +29,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 use std::time::{Duration, Instant};
 
@@ -80,12 +39,7 @@ use crate::runtime::interrupt;
 use crate::runtime::park::{current_task, Wake};
 use crate::runtime::wait::{self, Queue, Registration, Until, WaitList};
 
-/// The lock is held.
-const LOCKED: u8 = 1;
-/// Waiters may be queued (set under the list lock).
-const PARKED: u8 = 2;
-/// Attempts of an OS thread's spin before it queues.
-const SPINS: u32 = 6;
+use super::raw_lock::RawLock;
 
 /// The poison flag of a lock.
 #[derive(Debug, Default)]
@@ -122,118 +76,6 @@ impl Flag {
     }
 }
 
-/// The lock word, wait list and poison flag of a [`Mutex`] (everything
-/// but the data).
-#[derive(Debug, Default)]
-struct RawLock {
-    state: AtomicU8,
-    poison: Flag,
-    waiters: RawMutex<WaitList>,
-}
-
-impl RawLock {
-    const fn new() -> RawLock {
-        RawLock {
-            state: AtomicU8::new(0),
-            poison: Flag::new(),
-            waiters: RawMutex::new(WaitList::new()),
-        }
-    }
-
-    /// Takes `LOCKED` if it is clear (keeping `PARKED`).
-    fn try_lock(&self) -> bool {
-        let mut s = self.state.load(Ordering::Relaxed);
-        while s & LOCKED == 0 {
-            match self
-                .state
-                .compare_exchange_weak(s, s | LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return true,
-                Err(now) => s = now,
-            }
-        }
-        false
-    }
-
-    /// Takes `LOCKED`, waiting as `until` says; `false`: its deadline
-    /// passed first.
-    #[inline]
-    fn lock(&self, until: Until) -> bool {
-        self.state
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-            || self.lock_slow(until)
-    }
-
-    #[cold]
-    fn lock_slow(&self, until: Until) -> bool {
-        if current_task().is_none() {
-            // An OS thread: a short exponential spin (its park is costly).
-            for i in 0..SPINS {
-                if self.try_lock() {
-                    return true;
-                }
-                if self.state.load(Ordering::Relaxed) & PARKED != 0 {
-                    break;
-                }
-                (0..1u32 << i).for_each(|_| std::hint::spin_loop());
-            }
-        }
-        let list = self.waiters.lock();
-        let (_list, got) = wait::wait_while(&self.waiters, list, wait::LONE, until, |list| {
-            !self.lock_or_mark_parked(list)
-        });
-        got
-    }
-
-    /// Under the list lock (module docs, step 2): takes `LOCKED`, keeping
-    /// `PARKED` only if waiters remain, or sets `PARKED` (the caller then
-    /// queues before releasing the list lock).
-    fn lock_or_mark_parked(&self, list: &WaitList) -> bool {
-        let parked = if list.is_empty() { 0 } else { PARKED };
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            let (to, got) = if s & LOCKED == 0 {
-                (LOCKED | parked, true)
-            } else {
-                (s | PARKED, false)
-            };
-            match self
-                .state
-                .compare_exchange_weak(s, to, Ordering::Acquire, Ordering::Relaxed)
-            {
-                Ok(_) => return got,
-                Err(now) => s = now,
-            }
-        }
-    }
-
-    /// Releases `LOCKED`, waking one waiter if `PARKED` is set.
-    #[inline]
-    fn unlock(&self) {
-        if self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_err()
-        {
-            self.unlock_slow();
-        }
-    }
-
-    #[cold]
-    fn unlock_slow(&self) {
-        let woken = {
-            let mut list = self.waiters.lock();
-            let woken = list.pop();
-            // Nobody else changes the byte now (module docs, step 1).
-            let rest = if list.is_empty() { 0 } else { PARKED };
-            self.state.store(rest, Ordering::Release);
-            woken
-        };
-        wait::unpark_all(woken);
-    }
-}
-
 /// A mutual-exclusion lock whose `lock` parks a green thread (blocks an OS
 /// thread) instead of blocking its worker: std's `Mutex`, poisoning
 /// included (see the [module docs](crate::sync)).
@@ -251,8 +93,8 @@ impl RawLock {
 /// assert_eq!(*m.lock().unwrap(), 10);
 /// ```
 pub struct Mutex<T: ?Sized> {
-    raw: RawLock,
-    data: RawMutex<T>,
+    poison: Flag,
+    inner: lock_api::Mutex<RawLock, T>,
 }
 
 impl<T: ?Sized> UnwindSafe for Mutex<T> {}
@@ -268,10 +110,11 @@ impl<T: ?Sized> RefUnwindSafe for Mutex<T> {}
 /// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
-    raw: &'a RawLock,
+    poison: &'a Flag,
     /// Whether the thread was panicking when it locked (std's rule).
     panicking: bool,
-    inner: Option<parking_lot::MutexGuard<'a, T>>,
+    /// Dropped after `Drop::drop` poisoned, as std orders it.
+    inner: lock_api::MutexGuard<'a, RawLock, T>,
 }
 
 impl<T> Mutex<T> {
@@ -283,8 +126,8 @@ impl<T> Mutex<T> {
     /// ```
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
-            raw: RawLock::new(),
-            data: RawMutex::new(value),
+            poison: Flag::new(),
+            inner: lock_api::Mutex::const_new(RawLock::new(), value),
         }
     }
 
@@ -296,18 +139,18 @@ impl<T> Mutex<T> {
     /// assert_eq!(m.into_inner().unwrap(), "a");
     /// ```
     pub fn into_inner(self) -> LockResult<T> {
-        let Mutex { raw, data } = self;
-        raw.poison.result(data.into_inner())
+        let Mutex { poison, inner } = self;
+        poison.result(inner.into_inner())
     }
 }
 
 impl<T: ?Sized> Mutex<T> {
-    fn guard(&self) -> MutexGuard<'_, T> {
-        MutexGuard {
-            raw: &self.raw,
+    fn guard<'a>(&'a self, inner: lock_api::MutexGuard<'a, RawLock, T>) -> LockResult<MutexGuard<'a, T>> {
+        self.poison.result(MutexGuard {
+            poison: &self.poison,
             panicking: interrupt::is_panicking(),
-            inner: Some(self.data.try_lock().expect("only the holder of LOCKED locks the data")),
-        }
+            inner,
+        })
     }
 
     /// Locks, waiting while another thread holds the lock; `Err` (still
@@ -320,8 +163,8 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().unwrap(), 2);
     /// ```
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        self.raw.lock(Until::Forever);
-        self.raw.poison.result(self.guard())
+        let inner = self.inner.try_lock_until(Until::Forever).expect("waits forever");
+        self.guard(inner)
     }
 
     /// Locks if it is free now: `Err(TryLockError::WouldBlock)` if not,
@@ -336,10 +179,10 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        if !self.raw.try_lock() {
-            return Err(TryLockError::WouldBlock);
+        match self.inner.try_lock() {
+            Some(inner) => Ok(self.guard(inner)?),
+            None => Err(TryLockError::WouldBlock),
         }
-        Ok(self.raw.poison.result(self.guard())?)
     }
 
     /// Locks, waiting at most `dur` (verdant's own, not in std): like
@@ -355,10 +198,10 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(matches!(r, Err(TryLockError::WouldBlock)));
     /// ```
     pub fn lock_timeout(&self, dur: Duration) -> TryLockResult<MutexGuard<'_, T>> {
-        if !self.raw.lock(wait::after(dur)) {
-            return Err(TryLockError::WouldBlock);
+        match self.inner.try_lock_for(dur) {
+            Some(inner) => Ok(self.guard(inner)?),
+            None => Err(TryLockError::WouldBlock),
         }
-        Ok(self.raw.poison.result(self.guard())?)
     }
 
     /// Whether a thread panicked while holding the lock.
@@ -368,7 +211,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(!m.is_poisoned());
     /// ```
     pub fn is_poisoned(&self) -> bool {
-        self.raw.poison.get()
+        self.poison.get()
     }
 
     /// Clears the poison: the next `lock` returns `Ok`.
@@ -387,7 +230,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.lock().is_ok());
     /// ```
     pub fn clear_poison(&self) {
-        self.raw.poison.clear();
+        self.poison.clear();
     }
 
     /// Mutable access without locking (the borrow proves exclusivity);
@@ -399,8 +242,8 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock().unwrap(), 2);
     /// ```
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.raw.poison.get();
-        let data = self.data.get_mut();
+        let poisoned = self.poison.get();
+        let data = self.inner.get_mut();
         if poisoned {
             Err(PoisonError::new(data))
         } else {
@@ -409,34 +252,27 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
-impl<T: ?Sized> MutexGuard<'_, T> {
-    /// Releases the lock (data first, then the lock word), poisoning it
-    /// if the thread started panicking meanwhile.
-    fn release(&mut self) {
-        if self.inner.take().is_some() {
-            self.raw.poison.done(self.panicking);
-            self.raw.unlock();
-        }
-    }
-}
-
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    /// Poisons the lock if the thread started panicking since it locked;
+    /// the `inner` guard then unlocks.
     #[inline]
     fn drop(&mut self) {
-        self.release();
+        self.poison.done(self.panicking);
     }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
+    #[inline]
     fn deref(&self) -> &T {
-        self.inner.as_ref().expect("guard is held")
+        &self.inner
     }
 }
 
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        self.inner.as_mut().expect("guard is held")
+        &mut self.inner
     }
 }
 
@@ -918,22 +754,6 @@ impl WaitTimeoutResult {
     }
 }
 
-/// Re-takes the lock word if a condvar wait unwinds before it did (the
-/// park is not interrupted while unwinding), so the guard that
-/// `parking_lot`'s `unlocked` gives back holds the lock again.
-struct Relock<'a> {
-    raw: &'a RawLock,
-    held: bool,
-}
-
-impl Drop for Relock<'_> {
-    fn drop(&mut self) {
-        if !self.held {
-            self.raw.lock(Until::Forever);
-        }
-    }
-}
-
 impl Condvar {
     /// A new condition variable.
     ///
@@ -967,7 +787,7 @@ impl Condvar {
     /// ```
     pub fn wait<'a, T: ?Sized>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let (guard, _) = self.wait_inner(guard, Until::Forever);
-        guard.raw.poison.result(guard)
+        guard.poison.result(guard)
     }
 
     /// Waits until `condition` is false, re-checking after each wakeup.
@@ -1008,7 +828,7 @@ impl Condvar {
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let (guard, r) = self.wait_inner(guard, wait::after(dur));
-        if guard.raw.poison.get() {
+        if guard.poison.get() {
             Err(PoisonError::new((guard, r)))
         } else {
             Ok((guard, r))
@@ -1054,30 +874,31 @@ impl Condvar {
         mut guard: MutexGuard<'a, T>,
         until: Until,
     ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
-        let raw = guard.raw;
-        let data = guard.inner.as_mut().expect("guard is held");
-        // The data lock is released and re-taken around the closure; the
-        // lock word is released inside it and re-taken on every way out
-        // (`Relock`), so the data lock is free again by then.
-        let timed_out = parking_lot::MutexGuard::unlocked(data, || {
-            // Enqueue first, then unlock: a notify after the unlock finds
-            // us queued.
-            let mut reg = Registration::enqueue(&self.waiters, self.waiters.lock(), wait::LONE);
-            raw.unlock();
-            let mut relock = Relock { raw, held: false };
+        // Enqueue first, then unlock: a notify after the unlock finds us
+        // queued.
+        let mut reg = Registration::enqueue(&self.waiters, self.waiters.lock(), wait::LONE);
+        // `unlocked` releases the lock word and re-takes it on every way
+        // out, unwinding included, uninterruptibly: a cancellation is
+        // acted on once the lock is re-taken (below), an elapsed
+        // `verdant::timeout` at the next park point.
+        let timed_out = lock_api::MutexGuard::unlocked(&mut guard.inner, || {
             let wake = wait::park_until(until);
             // Chosen by a `notify_one`, the registration holds the
-            // notification while we re-lock: unwinding meanwhile (cancelled,
-            // or its `timeout` expired) hands it on, as POSIX asks of a
-            // cancelled `pthread_cond_wait`.
+            // notification while we re-lock: unwinding meanwhile hands it
+            // on, as POSIX asks of a cancelled `pthread_cond_wait`.
             let chosen = reg.leave();
-            relock.held = raw.lock(Until::Forever);
-            reg.consume();
             // Chosen by a `notify_one`, it has been notified even if its
             // deadline passed meanwhile: reporting a timeout would lose the
             // notification.
             wake != Wake::Unparked && !chosen
         });
+        // A cancellation that arrived while re-locking unwinds now (the
+        // lock is held again, the guard's drop releases it), handing the
+        // notification it holds on to the next waiter.
+        if let Some(task) = current_task() {
+            interrupt::check_cancelled(&task);
+        }
+        reg.consume();
         (guard, WaitTimeoutResult(timed_out))
     }
 
