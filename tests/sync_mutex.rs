@@ -267,3 +267,44 @@ fn a_notified_waiter_cancelled_while_relocking_passes_the_notification_on() {
         assert_eq!(*pair.0.lock().unwrap(), 0);
     });
 }
+
+/// Readers and writers on green and OS threads at once: no lost wakeup
+/// (an unlock skips the wait list only when nobody announced waiting).
+#[test]
+fn rwlock_contended_green_and_os() {
+    run(|| {
+        let l = Arc::new(RwLock::new(0u64));
+        let n = if cfg!(debug_assertions) { 2_000 } else { 20_000 };
+        let green: Vec<_> = (0..50)
+            .map(|i| {
+                let l = l.clone();
+                verdant::spawn(move || {
+                    for _ in 0..n / 50 {
+                        if i % 2 == 0 {
+                            *l.write().unwrap() += 1;
+                        } else {
+                            let _r = l.read().unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let os: Vec<_> = (0..4)
+            .map(|i| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..n {
+                        if i % 2 == 0 {
+                            *l.write().unwrap() += 1;
+                        } else {
+                            drop(l.read().unwrap());
+                        }
+                    }
+                })
+            })
+            .collect();
+        green.into_iter().for_each(|h| h.join().unwrap());
+        os.into_iter().for_each(support::join_os);
+        assert_eq!(*l.read().unwrap(), n / 50 * 25 + 2 * n);
+    });
+}

@@ -10,7 +10,21 @@
 //! steps, that no wakeup is lost.
 //!
 //! The [`RwLock`] keeps its data in a `parking_lot::RwLock` that is only
-//! ever *tried*, with readers and writers waiting on two lists.
+//! ever *tried*, with readers and writers waiting on two lists, and a
+//! `parked` flag so that an unlock takes the list lock only when someone
+//! may wait. No wakeup is lost:
+//!
+//! 1. A waiter, under the list lock, stores `parked = true`, issues a
+//!    `SeqCst` fence, then tries the data lock; if that fails it is queued
+//!    before the list lock is released.
+//! 2. An unlocker releases the data lock, issues a `SeqCst` fence, then
+//!    loads `parked`.
+//! 3. The two fences are ordered. If the waiter's comes first, the
+//!    unlocker's load sees `true` (it is cleared only under the list lock
+//!    when both lists are empty, and the waiter is queued before that lock
+//!    is free), takes the list lock and wakes it. If the unlocker's comes
+//!    first, the waiter's try sees the data lock released and succeeds.
+//! 4. A woken waiter that loses to a barger repeats step 1.
 //!
 //! A guard may be held across a park (sleep, I/O): the green thread never
 //! changes OS thread once started, and the `parking_lot` data locks are
@@ -29,7 +43,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 use std::time::{Duration, Instant};
 
@@ -317,6 +331,9 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 struct RwShared {
     waiters: RawMutex<Waiters>,
+    /// Waiters may be queued: set under the list lock before a waiter's
+    /// last try, cleared under it when both lists are empty.
+    parked: AtomicBool,
     poison: Flag,
 }
 
@@ -341,28 +358,80 @@ const WRITERS: Queue<Waiters> = Queue::new(writers);
 const READERS: Queue<Waiters> = Queue::new(readers);
 
 impl RwShared {
+    /// Under the list lock, before a waiter's try: announces it (the
+    /// first half of the handshake in the module docs).
+    fn announce(&self) {
+        self.parked.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+    /// After the data lock was released: whether anyone may wait (the
+    /// second half).
+    #[inline]
+    fn anyone_parked(&self) -> bool {
+        fence(Ordering::SeqCst);
+        self.parked.load(Ordering::Relaxed)
+    }
+
+    /// Under the list lock: clears `parked` once nobody waits.
+    fn settle(&self, w: &Waiters) {
+        if w.writers.is_empty() && w.readers.is_empty() {
+            self.parked.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Maybe the last reader left: let a writer try.
+    #[inline]
     fn read_unlocked(&self) {
-        let w = {
-            let mut w = self.waiters.lock();
-            if w.writers.is_empty() {
-                return;
-            }
-            w.writers.pop()
-        };
-        wait::unpark_all(w);
+        if self.anyone_parked() {
+            self.wake(false);
+        }
     }
 
     /// The writer left: every reader and one writer may try.
+    #[inline]
     fn write_unlocked(&self) {
+        if self.anyone_parked() {
+            self.wake(true);
+        }
+    }
+
+    #[cold]
+    fn wake(&self, readers: bool) {
         let woken: Vec<_> = {
             let mut w = self.waiters.lock();
-            let mut v: Vec<_> = w.readers.take_all().collect();
+            let mut v: Vec<_> = if readers {
+                w.readers.take_all().collect()
+            } else {
+                Vec::new()
+            };
             v.extend(w.writers.pop());
+            self.settle(&w);
             v
         };
         wait::unpark_all(woken);
     }
+}
+
+/// On an OS thread, retries `try_lock` a few times (a short exponential
+/// spin, then yields: `parking_lot`'s `SpinWait`) before the caller
+/// queues; a green thread does not spin (its park is cheap).
+#[cold]
+fn spin_os<G>(mut try_lock: impl FnMut() -> Option<G>) -> Option<G> {
+    if current_task().is_some() {
+        return None;
+    }
+    for i in 0..10 {
+        if i < 3 {
+            (0..2u32 << i).for_each(|_| std::hint::spin_loop());
+        } else {
+            std::thread::yield_now();
+        }
+        if let Some(g) = try_lock() {
+            return Some(g);
+        }
+    }
+    None
 }
 
 /// A reader-writer lock: many readers or one writer; std's `RwLock`,
@@ -429,6 +498,7 @@ impl<T> RwLock<T> {
                     writers: WaitList::new(),
                     readers: WaitList::new(),
                 }),
+                parked: AtomicBool::new(false),
                 poison: Flag::new(),
             },
             data: parking_lot::RwLock::new(value),
@@ -475,7 +545,10 @@ impl<T: ?Sized> RwLock<T> {
         if let Some(g) = self.data.try_read() {
             return self.read_guard(g);
         }
-        let mut got = None;
+        let mut got = spin_os(|| self.data.try_read());
+        if let Some(g) = got {
+            return self.read_guard(g);
+        }
         let w = self.shared.waiters.lock();
         drop(wait::wait_while(
             &self.shared.waiters,
@@ -483,6 +556,7 @@ impl<T: ?Sized> RwLock<T> {
             READERS,
             Until::Forever,
             |_| {
+                self.shared.announce();
                 got = self.data.try_read();
                 got.is_none()
             },
@@ -502,7 +576,10 @@ impl<T: ?Sized> RwLock<T> {
         if let Some(g) = self.data.try_write() {
             return self.write_guard(g);
         }
-        let mut got = None;
+        let mut got = spin_os(|| self.data.try_write());
+        if let Some(g) = got {
+            return self.write_guard(g);
+        }
         let w = self.shared.waiters.lock();
         drop(wait::wait_while(
             &self.shared.waiters,
@@ -510,6 +587,7 @@ impl<T: ?Sized> RwLock<T> {
             WRITERS,
             Until::Forever,
             |_| {
+                self.shared.announce();
                 got = self.data.try_write();
                 got.is_none()
             },
@@ -616,7 +694,12 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let w = s.inner.take().expect("guard is held");
         let r = parking_lot::RwLockWriteGuard::downgrade(w);
         // Readers waiting for the writer may proceed now.
-        let woken: Vec<_> = shared.waiters.lock().readers.take_all().collect();
+        let woken: Vec<_> = {
+            let mut w = shared.waiters.lock();
+            let v = w.readers.take_all().collect();
+            shared.settle(&w);
+            v
+        };
         wait::unpark_all(woken);
         RwLockReadGuard {
             shared,
