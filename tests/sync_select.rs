@@ -390,3 +390,37 @@ fn dropped_selected_operation_passes_wakeup_on() {
         drop(rx);
     });
 }
+
+/// Regression: two selects, each with a send and a receive arm on one
+/// zero-capacity channel, could both check their send arm ready at once
+/// (each counted the other's receive arm) and both send: each then waited
+/// for a receiver forever. A send arm now reserves its place under the
+/// channel's lock when it is chosen. Many rounds, so the race is hit.
+#[test]
+fn zero_capacity_selects_never_both_send() {
+    run(|| {
+        for round in 0..300u32 {
+            let (s, r) = bounded::<u32>(0);
+            let side = |id: u32, s: verdant::sync::Sender<u32>, r: verdant::sync::Receiver<u32>| {
+                move || {
+                    verdant::select! {
+                        send(s, id) -> m => { m.unwrap(); None },
+                        recv(r) -> m => Some(m.unwrap()),
+                    }
+                }
+            };
+            let a = verdant::spawn(side(1, s.clone(), r.clone()));
+            let (a, b) = if round % 2 == 0 {
+                let b = verdant::spawn(side(2, s, r));
+                (a.join().unwrap(), b.join().unwrap())
+            } else {
+                let b = std::thread::spawn(side(2, s, r));
+                (a.join().unwrap(), support::join_os(b))
+            };
+            assert!(
+                matches!((a, b), (Some(2), None) | (None, Some(1))),
+                "round {round}: {a:?} {b:?}"
+            );
+        }
+    });
+}

@@ -76,6 +76,9 @@ pub(crate) struct State<T> {
     timer: Option<Timer<T>>,
     pub(crate) send_waiters: WaitList,
     pub(crate) recv_waiters: WaitList,
+    /// Zero capacity: places that selects which chose a send arm have
+    /// reserved and not yet filled (see `Sender::send_reserved`).
+    reserved: usize,
 }
 
 impl<T> State<T> {
@@ -85,7 +88,7 @@ impl<T> State<T> {
     fn has_room(&self, own_receivers: usize) -> bool {
         match self.cap {
             None => true,
-            Some(0) => self.queue.len() + own_receivers < self.waiting_receivers,
+            Some(0) => self.queue.len() + self.reserved + own_receivers < self.waiting_receivers,
             Some(c) => self.queue.len() < c,
         }
     }
@@ -253,6 +256,7 @@ impl<T> Chan<T> {
                 senders: 1,
                 receivers: 1,
                 waiting_receivers: 0,
+                reserved: 0,
                 offers: VecDeque::new(),
                 next_ticket: 0,
                 timer,
@@ -400,6 +404,47 @@ impl<T> Sender<T> {
         }
         if !s.has_room(0) {
             return Err(TrySendError::Full(msg));
+        }
+        s.queue.push_back(msg);
+        let w = s.recv_waiters.pop();
+        drop(s);
+        wait::unpark_all(w);
+        Ok(())
+    }
+
+    /// For a select's send arm: if a send would not wait now (not counting
+    /// `own_receivers`), says so, and on a zero-capacity channel with
+    /// receivers also reserves the place under the same lock, so that two
+    /// selects cannot both choose to send to each other's one receive.
+    /// Returns `(ready, reserved)`.
+    pub(crate) fn ready_reserving(&self, own_receivers: usize) -> (bool, bool) {
+        let mut s = self.chan.state.lock();
+        if !s.send_ready(own_receivers) {
+            return (false, false);
+        }
+        let reserve = s.cap == Some(0) && s.receivers > 0;
+        if reserve {
+            s.reserved += 1;
+        }
+        (true, reserve)
+    }
+
+    /// Gives back a place reserved by [`Sender::ready_reserving`] that
+    /// will not be filled.
+    pub(crate) fn release_reserved(&self) {
+        let mut s = self.chan.state.lock();
+        s.reserved = s.reserved.saturating_sub(1);
+    }
+
+    /// Fills a place reserved by [`Sender::ready_reserving`]: the message
+    /// goes to a blocked receiver (if the receiver it was reserved for has
+    /// left meanwhile, it waits in the channel for the next receive, the
+    /// relaxation `docs/caveats.md` describes).
+    pub(crate) fn send_reserved(&self, msg: T) -> Result<(), SendError<T>> {
+        let mut s = self.chan.state.lock();
+        s.reserved = s.reserved.saturating_sub(1);
+        if s.receivers == 0 {
+            return Err(SendError(msg));
         }
         s.queue.push_back(msg);
         let w = s.recv_waiters.pop();

@@ -55,6 +55,14 @@ trait Operation<'a> {
     /// Whether the operation would not wait now; a send does not count
     /// `own_receivers` among the blocked receivers.
     fn ready(&self, own_receivers: usize) -> bool;
+    /// [`Operation::ready`] for the operation a selection is about to
+    /// choose; `(ready, reserved)`: a zero-capacity send reserves its
+    /// place (see `Sender::ready_reserving`).
+    fn ready_reserving(&self, own_receivers: usize) -> (bool, bool) {
+        (self.ready(own_receivers), false)
+    }
+    /// Gives back what `ready_reserving` reserved.
+    fn release(&self) {}
     /// Queues `w` on the list this operation waits on.
     fn enlist(&'a self, w: &Waiter, into: &mut Enlisted<'a>);
     /// Wakes the next waiter of that list (a notification not acted on).
@@ -88,6 +96,12 @@ impl<'a, T: 'a> Operation<'a> for Receiver<T> {
 impl<'a, T: 'a> Operation<'a> for Sender<T> {
     fn ready(&self, own_receivers: usize) -> bool {
         self.chan.state.lock().send_ready(own_receivers)
+    }
+    fn ready_reserving(&self, own_receivers: usize) -> (bool, bool) {
+        Sender::ready_reserving(self, own_receivers)
+    }
+    fn release(&self) {
+        self.release_reserved();
     }
     fn enlist(&'a self, w: &Waiter, into: &mut Enlisted<'a>) {
         let state = &self.chan.state;
@@ -123,6 +137,8 @@ struct Op<'a> {
     id: Id,
     /// For a send: the receives of this selection on the same channel.
     own_receivers: usize,
+    /// The last poll chose this operation and reserved its place.
+    reserved: Cell<bool>,
 }
 
 /// A selection over a set of channel operations, crossbeam-channel's
@@ -228,6 +244,7 @@ impl<'a> Select<'a> {
             op,
             id,
             own_receivers: 0,
+            reserved: Cell::new(false),
         });
         let own = self.ops.iter().filter(|o| o.id == Id { recv: true, ..id }).count();
         for o in self.ops.iter_mut().filter(|o| o.id == Id { recv: false, ..id }) {
@@ -362,6 +379,7 @@ impl<'a> Select<'a> {
             op: o.op,
             id: o.id,
             done: false,
+            reserved: o.reserved.replace(false),
         }
     }
 }
@@ -421,7 +439,9 @@ impl<'a> Sources<'a> for Ops<'_, 'a> {
         };
         let i = (0..n).map(|k| (start + k) % n).find(|&i| {
             let o = &self.ops[i];
-            o.op.ready(if enlisted { o.own_receivers } else { 0 })
+            let (ready, reserved) = o.op.ready_reserving(if enlisted { o.own_receivers } else { 0 });
+            o.reserved.set(reserved);
+            ready
         })?;
         let at = self
             .order
@@ -463,6 +483,9 @@ pub struct SelectedOperation<'a> {
     op: &'a (dyn Operation<'a> + 'a),
     id: Id,
     done: bool,
+    /// A zero-capacity send's reserved place (filled by `send`, given back
+    /// if dropped).
+    reserved: bool,
 }
 
 impl SelectedOperation<'_> {
@@ -501,6 +524,9 @@ impl SelectedOperation<'_> {
             "SelectedOperation::send got a sender whose operation was not selected"
         );
         self.done = true;
+        if self.reserved {
+            return s.send_reserved(msg);
+        }
         match s.try_send(msg) {
             Ok(()) => Ok(()),
             Err(TrySendError::Disconnected(m)) => Err(SendError(m)),
@@ -540,6 +566,9 @@ impl SelectedOperation<'_> {
 impl Drop for SelectedOperation<'_> {
     fn drop(&mut self) {
         if !self.done {
+            if self.reserved {
+                self.op.release();
+            }
             self.op.pass_on();
         }
     }
