@@ -31,7 +31,6 @@
 //! from clears itself. An interrupt held back only because of a stale flag
 //! is deferred, never dropped (see `park::park_green`).
 
-use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -71,58 +70,19 @@ pub(crate) fn is_unwinding() -> bool {
     }
 }
 
-/// Whether the caller is unwinding from a *panic*: what poisons a lock
-/// whose guard it drops (`crate::sync`'s module docs). A cancellation or
-/// an elapsed [`crate::timeout`] unwinding is not a panic and returns
-/// `false`. On a green thread this is its own flag, not the OS thread's
-/// `std::thread::panicking()`, which other green threads of the worker
-/// share.
-#[inline]
-pub(crate) fn is_panicking() -> bool {
-    // Fast path: no unwinding at all on this OS thread.
-    std::thread::panicking() && is_panicking_slow()
-}
-
-#[cold]
-fn is_panicking_slow() -> bool {
-    match current_task() {
-        Some(task) => task.is_panicking(),
-        None => !OS_INTERRUPTED.try_with(Cell::get).unwrap_or(false),
-    }
-}
-
-thread_local! {
-    /// On a plain OS thread: its latest unwinding was started by the
-    /// runtime (an elapsed `timeout`), not by a panic.
-    static OS_INTERRUPTED: Cell<bool> = const { Cell::new(false) };
-}
-
 /// Clears the flag once the caller has caught its own unwinding
 /// (`timeout` catching its elapsed deadline).
 pub(crate) fn clear_unwinding() {
-    match current_task() {
-        Some(task) => task.set_unwinding(false),
-        None => {
-            let _ = OS_INTERRUPTED.try_with(|c| c.set(false));
-        }
+    if let Some(task) = current_task() {
+        task.set_unwinding(false);
     }
 }
 
-/// Marks the calling green thread as unwinding from a panic (see
-/// [`unwinding`], [`is_panicking`]). Never panics: it also runs inside the
-/// panic hook.
+/// Marks the calling green thread as unwinding (see [`unwinding`]). Never
+/// panics: it also runs inside the panic hook.
 pub(crate) fn mark_unwinding() {
-    mark(true);
-}
-
-/// Marks the caller as unwinding, from a panic or (`panic == false`) from
-/// an interrupt of the runtime's. Never panics.
-fn mark(panic: bool) {
-    match context::try_worker().and_then(|w| w.current_task()) {
-        Some(task) => task.set_unwinding_from(panic),
-        None => {
-            let _ = OS_INTERRUPTED.try_with(|c| c.set(!panic));
-        }
+    if let Some(task) = context::try_worker().and_then(|w| w.current_task()) {
+        task.set_unwinding(true);
     }
 }
 
@@ -131,7 +91,7 @@ fn mark(panic: bool) {
 /// resume_unwind` skips the panic hook, so without this a destructor that
 /// parks on the way out could be interrupted and abort the process.
 pub(crate) fn resume_unwind(payload: Box<dyn std::any::Any + Send>) -> ! {
-    mark(!(payload.is::<Cancelled>() || payload.is::<ElapsedUnwind>()));
+    mark_unwinding();
     std::panic::resume_unwind(payload)
 }
 
@@ -163,7 +123,7 @@ pub(crate) fn cancelled_unwind() {
     if is_unwinding() {
         return;
     }
-    mark(false);
+    mark_unwinding();
     // `resume_unwind` skips the panic hook: a cancellation is not a panic
     // and prints nothing. The thread's top frame turns it into
     // `JoinError::Cancelled`.
@@ -173,7 +133,7 @@ pub(crate) fn cancelled_unwind() {
 /// Unwinds out of the innermost [`crate::timeout`] whose deadline passed.
 #[cold]
 pub(crate) fn elapsed_unwind() -> ! {
-    mark(false);
+    mark_unwinding();
     // Like cancellation: `resume_unwind` skips the panic hook.
     std::panic::resume_unwind(Box::new(ElapsedUnwind))
 }
