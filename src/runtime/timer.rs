@@ -136,7 +136,7 @@ mod tests {
     use crate::runtime::task::{self, Spec};
     use std::time::Duration;
 
-    fn task(_: u64) -> TaskRef {
+    fn task() -> TaskRef {
         let spec = Spec {
             name: None,
             stack_size: 0,
@@ -151,7 +151,7 @@ mod tests {
     fn fires_in_deadline_order_and_skips_cancelled() {
         let mut t = Timers::default();
         let now = Instant::now();
-        let (a, b, c) = (task(1), task(2), task(3));
+        let (a, b, c) = (task(), task(), task());
         t.insert(now + Duration::from_millis(30), &a);
         t.insert(now + Duration::from_millis(10), &b);
         t.insert(now + Duration::from_millis(20), &c);
@@ -169,7 +169,7 @@ mod tests {
     fn rearming_replaces_the_old_deadline() {
         let mut t = Timers::default();
         let now = Instant::now();
-        let a = task(1);
+        let a = task();
         t.insert(now + Duration::from_millis(5), &a);
         t.insert(now + Duration::from_millis(50), &a);
         assert_eq!(t.fire(now + Duration::from_millis(10), |_| {}), 0);
@@ -180,7 +180,7 @@ mod tests {
     fn cancelled_entries_are_compacted() {
         let mut t = Timers::default();
         let now = Instant::now();
-        let tasks: Vec<_> = (0..10_000).map(task).collect();
+        let tasks: Vec<_> = (0..10_000).map(|_| task()).collect();
         for (i, k) in tasks.iter().enumerate() {
             t.insert(now + Duration::from_secs(100 + i as u64), k);
         }
