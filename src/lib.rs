@@ -111,6 +111,8 @@ mod blocking;
 mod error;
 mod futures;
 mod green;
+#[cfg(feature = "http")]
+pub mod http;
 mod local;
 pub mod net;
 mod pool;

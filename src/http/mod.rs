@@ -1,0 +1,19 @@
+//! HTTP/1.1 on green threads (feature `http`, on by default).
+//!
+//! The types are the [`http`](https://docs.rs/http) crate's ([`Request`],
+//! [`Response`], [`StatusCode`], [`Method`], [`header`]) with verdant's
+//! streaming [`Body`].
+//!
+//! ```
+//! use verdant::http::{Body, Request, Response, StatusCode};
+//!
+//! let req: Request<Body> = Request::get("/").body(Body::empty()).unwrap();
+//! assert_eq!(req.method(), verdant::http::Method::GET);
+//! let resp = Response::builder().status(StatusCode::OK).body(Body::from("ok")).unwrap();
+//! assert_eq!(resp.body().len(), Some(2));
+//! ```
+
+mod body;
+
+pub use self::body::Body;
+pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
