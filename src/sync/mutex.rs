@@ -159,10 +159,19 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
-    fn guard<'a>(&'a self, inner: lock_api::MutexGuard<'a, RawLock, T>) -> LockResult<MutexGuard<'a, T>> {
+    /// `panicking`: whether the thread was panicking when it asked for the
+    /// lock, read before taking it so the critical section stays short (it
+    /// cannot change while the thread waits: an interrupt unwinds out of
+    /// the wait without a guard).
+    #[inline]
+    fn guard<'a>(
+        &'a self,
+        inner: lock_api::MutexGuard<'a, RawLock, T>,
+        panicking: bool,
+    ) -> LockResult<MutexGuard<'a, T>> {
         self.poison.result(MutexGuard {
             poison: &self.poison,
-            panicking: interrupt::is_panicking(),
+            panicking,
             inner,
         })
     }
@@ -176,9 +185,11 @@ impl<T: ?Sized> Mutex<T> {
     /// *m.lock().unwrap() += 1;
     /// assert_eq!(*m.lock().unwrap(), 2);
     /// ```
+    #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        let panicking = interrupt::is_panicking();
         let inner = self.inner.try_lock_until(Until::Forever).expect("waits forever");
-        self.guard(inner)
+        self.guard(inner, panicking)
     }
 
     /// Locks if it is free now: `Err(TryLockError::WouldBlock)` if not,
@@ -193,8 +204,9 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.try_lock().is_ok());
     /// ```
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        let panicking = interrupt::is_panicking();
         match self.inner.try_lock() {
-            Some(inner) => Ok(self.guard(inner)?),
+            Some(inner) => Ok(self.guard(inner, panicking)?),
             None => Err(TryLockError::WouldBlock),
         }
     }
@@ -212,8 +224,9 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(matches!(r, Err(TryLockError::WouldBlock)));
     /// ```
     pub fn lock_timeout(&self, dur: Duration) -> TryLockResult<MutexGuard<'_, T>> {
+        let panicking = interrupt::is_panicking();
         match self.inner.try_lock_for(dur) {
-            Some(inner) => Ok(self.guard(inner)?),
+            Some(inner) => Ok(self.guard(inner, panicking)?),
             None => Err(TryLockError::WouldBlock),
         }
     }

@@ -8,7 +8,9 @@
 //!   the list lock (the small `parking_lot` lock around the [`WaitList`]);
 //!   set whenever a waiter is queued.
 //!
-//! Locking is one CAS `0 → LOCKED`; else (slow path) an OS thread spins
+//! Locking is one CAS `0 → LOCKED`; else (slow path) the caller first
+//! tries to take `LOCKED` keeping `PARKED` (barging past queued waiters
+//! without the list lock, as step 5 allows), then an OS thread spins
 //! briefly on the byte (a green thread does not: its park is cheap), then
 //! runs the one wait loop of `runtime::wait`, whose predicate, under the
 //! list lock, either takes `LOCKED` (barging is allowed; `PARKED` is kept
@@ -77,6 +79,7 @@ impl RawLock {
     }
 
     /// Takes `LOCKED` if it is clear (keeping `PARKED`).
+    #[inline]
     fn try_acquire(&self) -> bool {
         let mut s = self.state.load(Ordering::Relaxed);
         while s & LOCKED == 0 {
@@ -104,6 +107,11 @@ impl RawLock {
 
     #[cold]
     fn acquire_slow(&self, until: Until) -> bool {
+        // Free but `PARKED` (waiters queued): barge without the list lock;
+        // the next unlock still wakes one of them.
+        if self.try_acquire() {
+            return true;
+        }
         if current_task().is_none() {
             // An OS thread: a short exponential spin, then a few yields
             // (`parking_lot`'s `SpinWait`), while nobody is queued.
@@ -192,14 +200,17 @@ unsafe impl lock_api::RawMutex for RawLock {
     // A guard stays on its thread, as std's.
     type GuardMarker = lock_api::GuardNoSend;
 
+    #[inline]
     fn lock(&self) {
         self.acquire(Until::Uninterruptible);
     }
 
+    #[inline]
     fn try_lock(&self) -> bool {
         self.try_acquire()
     }
 
+    #[inline]
     unsafe fn unlock(&self) {
         self.release();
     }
@@ -217,10 +228,12 @@ unsafe impl lock_api::RawMutexTimed for RawLock {
     /// How long to wait: `Until::Forever` for `Mutex::lock`.
     type Instant = Until;
 
+    #[inline]
     fn try_lock_for(&self, timeout: Duration) -> bool {
         self.acquire(wait::after(timeout))
     }
 
+    #[inline]
     fn try_lock_until(&self, until: Until) -> bool {
         self.acquire(until)
     }
