@@ -496,10 +496,12 @@ fn remove_twice_panics() {
     sel.remove(r);
 }
 
-/// A selection's send on a zero-capacity channel does not count its own
-/// receives there as receivers; once its receive is removed, a real
-/// receiver pairs with the send. Many rounds, green and OS receivers, to
-/// meet the receiver arriving at every point of the selection's wait.
+/// A send and a receive of one selection on a zero-capacity channel, the
+/// receive removed: the send pairs with a real receiver, green or OS.
+/// (`remove` also recounts the receives the send must not pair with; a
+/// stale count would matter only if the receiver arrived between the
+/// selection's first check and its enlisted check, a window these rounds
+/// do not reliably hit, so this checks the outcome, not the recount.)
 #[test]
 fn remove_of_a_receive_lets_the_own_channel_send_pair() {
     run(|| {
