@@ -19,13 +19,13 @@ fn verdant_run(rt: &verdant::Runtime) -> Duration {
                 let m = m.clone();
                 verdant::spawn(move || {
                     for _ in 0..INCREMENTS {
-                        *m.lock() += 1;
+                        *m.lock().unwrap() += 1;
                     }
                 })
             })
             .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
-        assert_eq!(*m.lock(), THREADS * INCREMENTS);
+        assert_eq!(*m.lock().unwrap(), THREADS * INCREMENTS);
         t.elapsed()
     })
 }

@@ -6,8 +6,10 @@
 //! Channels: producers send `MESSAGES` integers in total to one consumer,
 //! for `bounded(0)`, `bounded(1)`, `bounded(1000)` and unbounded, with one
 //! and with four producers. Locks: four OS threads each increment a shared
-//! counter `INCREMENTS` times. Medians of several runs, in ns per message
+//! counter `INCREMENTS` times, and one thread locks and unlocks alone
+//! (the uncontended fast path). Medians of several runs, in ns per message
 //! or per increment; ratios against crossbeam (channels) and std (locks).
+//! `LOCKS_ONLY=1` skips the channels.
 
 mod support;
 
@@ -126,10 +128,23 @@ fn contend<L: Send + Sync + 'static>(lock: L, inc: fn(&L)) -> Duration {
     t.elapsed()
 }
 
+/// Lock and unlock `UNCONTENDED` times on one thread: the fast path alone
+/// (poisoning's bookkeeping included).
+fn alone<L>(lock: L, inc: fn(&L)) -> Duration {
+    let t = Instant::now();
+    (0..UNCONTENDED).for_each(|_| inc(std::hint::black_box(&lock)));
+    t.elapsed()
+}
+
+const UNCONTENDED: usize = 2_000_000;
+
 fn main() {
     support::watchdog();
     support::print_header("Channels and locks on plain OS threads", "os_threads", &[]);
     for producers in [1, 4] {
+        if std::env::var_os("LOCKS_ONLY").is_some() {
+            break;
+        }
         for cap in [Some(0), Some(1), Some(1000), None] {
             let stats = support::measure(&mut [
                 &mut || verdant_chan(cap, producers),
@@ -160,10 +175,10 @@ fn main() {
         }
     }
     let stats = support::measure(&mut [
-        &mut || contend(verdant::sync::Mutex::new(0u64), |m| *m.lock() += 1),
+        &mut || contend(verdant::sync::Mutex::new(0u64), |m| *m.lock().unwrap() += 1),
         &mut || contend(std::sync::Mutex::new(0u64), |m| *m.lock().unwrap() += 1),
         &mut || contend(parking_lot::Mutex::new(0u64), |m| *m.lock() += 1),
-        &mut || contend(verdant::sync::RwLock::new(0u64), |m| *m.write() += 1),
+        &mut || contend(verdant::sync::RwLock::new(0u64), |m| *m.write().unwrap() += 1),
         &mut || contend(std::sync::RwLock::new(0u64), |m| *m.write().unwrap() += 1),
     ]);
     let n = LOCK_THREADS * INCREMENTS;
@@ -182,6 +197,18 @@ fn main() {
         vm,
         pm,
         Ratio::VerdantOverPeer("parking_lot"),
+    );
+    let stats = support::measure(&mut [
+        &mut || alone(verdant::sync::Mutex::new(0u64), |m| *m.lock().unwrap() += 1),
+        &mut || alone(std::sync::Mutex::new(0u64), |m| *m.lock().unwrap() += 1),
+    ]);
+    let [va, sa]: [Stats; 2] = [0, 1].map(|i| stats[i].per(UNCONTENDED));
+    support::print_row(
+        "Mutex uncontended lock+unlock, one thread, vs std",
+        "ns/lock",
+        va,
+        sa,
+        Ratio::VerdantOverPeer("std"),
     );
     let case = format!("RwLock writes, {LOCK_THREADS} threads contending");
     support::print_row(

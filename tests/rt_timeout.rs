@@ -53,7 +53,7 @@ fn calls_without_timeout_errors_unwind_to_timeout() {
         let (_tx, rx) = bounded::<u8>(1);
         assert!(verdant::timeout(Duration::from_millis(10), || rx.recv()).is_err());
         let m = Mutex::new(());
-        let _g = m.lock();
+        let _g = m.lock().unwrap();
         // Not reentrant: this lock would wait forever without the deadline.
         assert!(verdant::timeout(Duration::from_millis(10), || drop(m.lock())).is_err());
         let q = Queue::<u8>::new();

@@ -11,12 +11,12 @@ use verdant::sync::{Barrier, Condvar, Mutex, RwLock, Semaphore};
 fn smoke() {
     run(|| {
         let m = Mutex::new(1);
-        *m.lock() += 1;
-        assert_eq!(*m.lock(), 2);
-        let g = m.lock();
-        assert!(m.try_lock().is_none());
+        *m.lock().unwrap() += 1;
+        assert_eq!(*m.lock().unwrap(), 2);
+        let g = m.lock().unwrap();
+        assert!(m.try_lock().is_err());
         drop(g);
-        assert!(m.try_lock().is_some());
+        assert!(m.try_lock().is_ok());
     });
 }
 
@@ -30,7 +30,7 @@ fn contended_green_and_os() {
             let m = m.clone();
             green.push(verdant::spawn(move || {
                 for _ in 0..n / 100 {
-                    let mut g = m.lock();
+                    let mut g = m.lock().unwrap();
                     *g += 1;
                     if *g % 7 == 0 {
                         verdant::yield_now(); // hold the lock across a switch
@@ -41,12 +41,12 @@ fn contended_green_and_os() {
         let os: Vec<_> = (0..4)
             .map(|_| {
                 let m = m.clone();
-                std::thread::spawn(move || (0..n).for_each(|_| *m.lock() += 1))
+                std::thread::spawn(move || (0..n).for_each(|_| *m.lock().unwrap() += 1))
             })
             .collect();
         green.into_iter().for_each(|h| h.join().unwrap());
         os.into_iter().for_each(support::join_os);
-        assert_eq!(*m.lock(), n + 4 * n);
+        assert_eq!(*m.lock().unwrap(), n + 4 * n);
     });
 }
 
@@ -59,7 +59,7 @@ fn no_starvation() {
                 let m = m.clone();
                 verdant::spawn(move || {
                     for _ in 0..50 {
-                        let _g = m.lock();
+                        let _g = m.lock().unwrap();
                         verdant::yield_now();
                     }
                 })
@@ -73,17 +73,17 @@ fn no_starvation() {
 fn drop_while_waiting() {
     run(|| {
         let m = Arc::new(Mutex::new(0));
-        let g = m.lock();
+        let g = m.lock().unwrap();
         let m2 = m.clone();
-        let victim = verdant::spawn(move || *m2.lock() += 100);
+        let victim = verdant::spawn(move || *m2.lock().unwrap() += 100);
         let m3 = m.clone();
-        let other = verdant::spawn(move || *m3.lock() += 1);
+        let other = verdant::spawn(move || *m3.lock().unwrap() += 1);
         verdant::sleep(Duration::from_millis(10));
         victim.cancel();
         assert!(victim.join().unwrap_err().is_cancelled());
         drop(g);
         other.join().unwrap();
-        assert_eq!(*m.lock(), 1);
+        assert_eq!(*m.lock().unwrap(), 1);
     });
 }
 
@@ -91,12 +91,12 @@ fn drop_while_waiting() {
 fn timeout_then_notify() {
     run(|| {
         let m = Arc::new(Mutex::new(()));
-        let g = m.lock();
+        let g = m.lock().unwrap();
         let t = Instant::now();
-        assert!(m.lock_timeout(Duration::from_millis(20)).is_none());
+        assert!(m.lock_timeout(Duration::from_millis(20)).is_err());
         assert_not_before(t, Duration::from_millis(20));
         drop(g);
-        assert!(m.lock_timeout(Duration::from_millis(20)).is_some());
+        assert!(m.lock_timeout(Duration::from_millis(20)).is_ok());
     });
 }
 
@@ -110,9 +110,9 @@ fn rwlock() {
                 verdant::spawn(move || {
                     for _ in 0..100 {
                         if i % 4 == 0 {
-                            *l.write() += 1;
+                            *l.write().unwrap() += 1;
                         } else {
-                            let r = l.read();
+                            let r = l.read().unwrap();
                             verdant::yield_now();
                             assert!(*r <= 500);
                         }
@@ -121,7 +121,7 @@ fn rwlock() {
             })
             .collect();
         hs.into_iter().for_each(|h| h.join().unwrap());
-        assert_eq!(*l.read(), 500);
+        assert_eq!(*l.read().unwrap(), 500);
     });
 }
 
@@ -133,18 +133,21 @@ fn condvar() {
             .map(|_| {
                 let p = pair.clone();
                 verdant::spawn(move || {
-                    let g = p.1.wait_while(p.0.lock(), |n| *n == 0);
+                    let g = p.1.wait_while(p.0.lock().unwrap(), |n| *n == 0).unwrap();
                     *g
                 })
             })
             .collect();
         let p = pair.clone();
         support::join_os(std::thread::spawn(move || {
-            *p.0.lock() = 1;
+            *p.0.lock().unwrap() = 1;
             p.1.notify_all();
         }));
         assert!(hs.into_iter().all(|h| h.join().unwrap() == 1));
-        let (g, r) = pair.1.wait_timeout(pair.0.lock(), Duration::from_millis(5));
+        let (g, r) = pair
+            .1
+            .wait_timeout(pair.0.lock().unwrap(), Duration::from_millis(5))
+            .unwrap();
         assert!(r.timed_out());
         drop(g);
     });
@@ -205,8 +208,8 @@ fn notify_one_is_not_lost_on_a_waiter_whose_deadline_passed() {
     let (m1, cv1) = (m.clone(), cv.clone());
     // One worker, FIFO: A queues on the condvar first.
     let a = rt.spawn(move || {
-        let g = m1.lock();
-        cv1.wait_timeout(g, Duration::from_millis(5)).1.timed_out()
+        let g = m1.lock().unwrap();
+        cv1.wait_timeout(g, Duration::from_millis(5)).unwrap().1.timed_out()
     });
     let cv2 = cv.clone();
     let c = rt.spawn(move || {
@@ -238,22 +241,22 @@ fn a_notified_waiter_cancelled_while_relocking_passes_the_notification_on() {
         let waiter = |p: Arc<(Mutex<u32>, Condvar)>, ready: verdant::sync::Sender<()>| {
             verdant::spawn(move || {
                 let (m, c) = &*p;
-                let mut g = m.lock();
+                let mut g = m.lock().unwrap();
                 ready.send(()).unwrap();
                 while *g == 0 {
-                    g = c.wait(g);
+                    g = c.wait(g).unwrap();
                 }
                 *g -= 1;
             })
         };
         let w1 = waiter(pair.clone(), ready_tx.clone());
         ready_rx.recv().unwrap();
-        let _ = pair.0.lock(); // acquired only once w1 waits (it released it)
+        let _ = pair.0.lock().unwrap(); // acquired only once w1 waits (it released it)
         let w2 = waiter(pair.clone(), ready_tx);
         ready_rx.recv().unwrap();
         {
             let (m, c) = &*pair;
-            let mut g = m.lock(); // both wait now, w1 first
+            let mut g = m.lock().unwrap(); // both wait now, w1 first
             *g = 1;
             c.notify_one(); // w1
             verdant::yield_now(); // w1 runs and parks re-locking the mutex we hold
@@ -261,6 +264,47 @@ fn a_notified_waiter_cancelled_while_relocking_passes_the_notification_on() {
         }
         assert!(w1.join().unwrap_err().is_cancelled());
         w2.join().unwrap(); // must have been handed the notification
-        assert_eq!(*pair.0.lock(), 0);
+        assert_eq!(*pair.0.lock().unwrap(), 0);
+    });
+}
+
+/// Readers and writers on green and OS threads at once: no lost wakeup
+/// (an unlock skips the wait list only when nobody announced waiting).
+#[test]
+fn rwlock_contended_green_and_os() {
+    run(|| {
+        let l = Arc::new(RwLock::new(0u64));
+        let n = if cfg!(debug_assertions) { 2_000 } else { 20_000 };
+        let green: Vec<_> = (0..50)
+            .map(|i| {
+                let l = l.clone();
+                verdant::spawn(move || {
+                    for _ in 0..n / 50 {
+                        if i % 2 == 0 {
+                            *l.write().unwrap() += 1;
+                        } else {
+                            let _r = l.read().unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let os: Vec<_> = (0..4)
+            .map(|i| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..n {
+                        if i % 2 == 0 {
+                            *l.write().unwrap() += 1;
+                        } else {
+                            drop(l.read().unwrap());
+                        }
+                    }
+                })
+            })
+            .collect();
+        green.into_iter().for_each(|h| h.join().unwrap());
+        os.into_iter().for_each(support::join_os);
+        assert_eq!(*l.read().unwrap(), n / 50 * 25 + 2 * n);
     });
 }

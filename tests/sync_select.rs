@@ -405,3 +405,197 @@ fn zero_capacity_selects_pair_with_each_other() {
         }
     });
 }
+
+/// `Select::remove` (crossbeam-channel's): a disconnected receive is
+/// removed and the selection goes on with the rest; the removed operation
+/// is never selected again, even though it stays ready.
+#[test]
+fn remove_drops_a_disconnected_operation() {
+    run(|| {
+        let (tx1, rx1) = unbounded::<u32>();
+        let (tx2, rx2) = unbounded::<u32>();
+        drop(tx2);
+        let mut sel = Select::new();
+        let r1 = sel.recv(&rx1);
+        let r2 = sel.recv(&rx2);
+        let op = sel.select();
+        assert_eq!(op.index(), r2);
+        assert!(op.recv(&rx2).is_err());
+        sel.remove(r2);
+        // Only the removed operation is ready: nothing is.
+        assert!(sel.try_select().is_err());
+        assert!(sel.try_ready().is_err());
+        let sender = verdant::spawn(move || {
+            for i in 0..50 {
+                tx1.send(i).unwrap();
+            }
+        });
+        for i in 0..50 {
+            let op = sel.select();
+            assert_eq!(op.index(), r1);
+            assert_eq!(op.recv(&rx1), Ok(i));
+        }
+        sender.join().unwrap();
+    });
+}
+
+/// Removing keeps the other operations' indices, and indices are never
+/// reused by operations added later.
+#[test]
+fn remove_keeps_the_other_indices() {
+    run(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let (_tx_b, rx_b) = unbounded::<u32>();
+        let (tx_c, rx_c) = unbounded::<u32>();
+        let mut sel = Select::new_biased();
+        let a = sel.recv(&rx);
+        let b = sel.recv(&rx_b);
+        let c = sel.recv(&rx_c);
+        assert_eq!((a, b, c), (0, 1, 2));
+        sel.remove(a);
+        sel.remove(b);
+        tx.send(1).unwrap();
+        tx_c.send(3).unwrap();
+        let op = sel.select();
+        assert_eq!(op.index(), c);
+        assert_eq!(op.recv(&rx_c), Ok(3));
+        // Re-adding the same receiver gets a new index.
+        let again = sel.recv(&rx);
+        assert_eq!(again, 3);
+        let op = sel.select();
+        assert_eq!(op.index(), again);
+        assert_eq!(op.recv(&rx), Ok(1));
+        // A send operation too.
+        let s = sel.send(&tx);
+        assert_eq!(s, 4);
+        sel.remove(again);
+        sel.remove(c);
+        assert_eq!(sel.ready(), s);
+    });
+}
+
+/// An index never returned panics, as crossbeam's `remove` does.
+#[test]
+#[should_panic(expected = "index out of bounds")]
+fn remove_of_an_unknown_index_panics() {
+    let (_tx, rx) = unbounded::<u32>();
+    let mut sel = Select::new();
+    sel.recv(&rx);
+    sel.remove(1);
+}
+
+/// Removing twice panics, as crossbeam's `remove` does.
+#[test]
+#[should_panic(expected = "no operation with this index")]
+fn remove_twice_panics() {
+    let (_tx, rx) = unbounded::<u32>();
+    let mut sel = Select::new();
+    let r = sel.recv(&rx);
+    sel.recv(&rx);
+    sel.remove(r);
+    sel.remove(r);
+}
+
+/// A send and a receive of one selection on a zero-capacity channel, the
+/// receive removed: the send pairs with a real receiver, green or OS.
+/// (`remove` also recounts the receives the send must not pair with; a
+/// stale count would matter only if the receiver arrived between the
+/// selection's first check and its enlisted check, a window these rounds
+/// do not reliably hit, so this checks the outcome, not the recount.)
+#[test]
+fn remove_of_a_receive_lets_the_own_channel_send_pair() {
+    run(|| {
+        for round in 0..200u32 {
+            let (s, r) = bounded::<u32>(0);
+            let r2 = r.clone();
+            let receiver: Box<dyn FnOnce() -> u32 + Send> = if round % 2 == 0 {
+                let h = verdant::spawn(move || r2.recv().unwrap());
+                Box::new(move || h.join().unwrap())
+            } else {
+                let h = std::thread::spawn(move || r2.recv().unwrap());
+                Box::new(move || support::join_os(h))
+            };
+            let mut sel = Select::new();
+            let sent = sel.send(&s);
+            let own = sel.recv(&r);
+            sel.remove(own);
+            let op = sel.select_timeout(Duration::from_secs(30)).expect("the receiver pairs");
+            assert_eq!(op.index(), sent);
+            op.send(&s, round).unwrap();
+            assert_eq!(receiver(), round, "round {round}");
+        }
+    });
+}
+
+/// `Select::ready_deadline` (crossbeam-channel's): the index of a ready
+/// operation, which it does not perform; an error once the deadline
+/// passes with none ready.
+#[test]
+fn ready_deadline_reports_without_performing() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let (tx2, _rx2) = bounded::<u32>(1);
+        let mut sel = Select::new();
+        let r = sel.recv(&rx);
+        let soon = Instant::now() + Duration::from_millis(10);
+        assert_eq!(sel.ready_deadline(soon), Err(verdant::sync::ReadyTimeoutError));
+        // Ready beats an expired deadline.
+        tx.send(1).unwrap();
+        assert_eq!(sel.ready_deadline(Instant::now()), Ok(r));
+        assert_eq!(sel.ready_deadline(Instant::now() - Duration::from_secs(1)), Ok(r));
+        // Not performed: the message is still there.
+        assert_eq!(rx.try_recv(), Ok(1));
+        // A send: ready while there is room; nothing is sent.
+        let mut sel = Select::new();
+        let s = sel.send(&tx2);
+        assert_eq!(sel.ready_deadline(Instant::now() + Duration::from_secs(60)), Ok(s));
+        assert!(tx2.is_empty());
+    });
+}
+
+/// A waiting `ready_deadline` is woken by a message from another thread.
+#[test]
+fn ready_deadline_wakes_on_a_later_message() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let (_tx2, rx2) = bounded::<u32>(1);
+        let (started_tx, started_rx) = bounded::<()>(0);
+        let sender = verdant::spawn(move || {
+            started_rx.recv().unwrap();
+            tx.send(5).unwrap();
+        });
+        let mut sel = Select::new();
+        sel.recv(&rx2);
+        let r = sel.recv(&rx);
+        started_tx.send(()).unwrap();
+        assert_eq!(sel.ready_deadline(Instant::now() + Duration::from_secs(60)), Ok(r));
+        assert_eq!(rx.try_recv(), Ok(5));
+        sender.join().unwrap();
+        // From a plain OS thread too.
+        let (tx, rx) = bounded::<u32>(1);
+        let os = std::thread::spawn(move || {
+            let mut sel = Select::new();
+            let r = sel.recv(&rx);
+            let got = sel.ready_deadline(Instant::now() + Duration::from_secs(60));
+            (got == Ok(r), rx.try_recv())
+        });
+        tx.send(6).unwrap();
+        assert_eq!(support::join_os(os), (true, Ok(6)));
+    });
+}
+
+/// A removed operation is not waited on by `ready_deadline` either.
+#[test]
+fn ready_deadline_ignores_removed_operations() {
+    run(|| {
+        let (tx, rx) = unbounded::<u32>();
+        let (_tx2, rx2) = unbounded::<u32>();
+        tx.send(1).unwrap();
+        let mut sel = Select::new();
+        let r = sel.recv(&rx);
+        sel.recv(&rx2);
+        sel.remove(r);
+        let soon = Instant::now() + Duration::from_millis(10);
+        assert_eq!(sel.ready_deadline(soon), Err(verdant::sync::ReadyTimeoutError));
+    });
+}

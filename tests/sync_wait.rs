@@ -83,9 +83,9 @@ fn chosen_waiter_leaves(how: How, wait: impl Fn() + Send + Sync + 'static, notif
 fn mutex(how: How) {
     on_one_worker(move || {
         let m = Arc::new(Mutex::new(()));
-        let held = m.lock();
+        let held = m.lock().unwrap();
         let m2 = m.clone();
-        chosen_waiter_leaves(how, move || drop(m2.lock()), || drop(held));
+        chosen_waiter_leaves(how, move || drop(m2.lock().unwrap()), || drop(held));
     });
 }
 
@@ -103,9 +103,9 @@ fn mutex_lock_timed_out_after_being_chosen_passes_on() {
 fn rwlock_write_cancelled_after_being_chosen_passes_on() {
     on_one_worker(|| {
         let l = Arc::new(RwLock::new(()));
-        let held = l.write();
+        let held = l.write().unwrap();
         let l2 = l.clone();
-        chosen_waiter_leaves(How::Cancelled, move || drop(l2.write()), || drop(held));
+        chosen_waiter_leaves(How::Cancelled, move || drop(l2.write().unwrap()), || drop(held));
     });
 }
 
@@ -114,7 +114,7 @@ fn condvar(how: How) {
         let pair = Arc::new((Mutex::new(()), Condvar::new()));
         let p = pair.clone();
         // One `wait` returns on one notification.
-        let wait = move || drop(p.1.wait(p.0.lock()));
+        let wait = move || drop(p.1.wait(p.0.lock().unwrap()).unwrap());
         chosen_waiter_leaves(how, wait, || pair.1.notify_one());
     });
 }

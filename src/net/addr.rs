@@ -28,8 +28,9 @@ pub enum AddrQuery {
 /// as `std::net::ToSocketAddrs` (`SocketAddr`, `(IpAddr, u16)`,
 /// `"host:port"`, `("host", port)`, `String`, `&[SocketAddr]`, references).
 ///
-/// Call sites written for std compile unchanged; only code that is generic
-/// over std's trait must switch its bound to this one.
+/// Call sites written for std compile unchanged, `to_socket_addrs()`
+/// included; only code that is generic over std's trait must switch its
+/// bound to this one.
 ///
 /// ```
 /// use verdant::net::ToSocketAddrs;
@@ -42,6 +43,31 @@ pub trait ToSocketAddrs {
     /// Parses literal addresses, or names the host to look up.
     #[doc(hidden)]
     fn to_addr_query(&self) -> io::Result<AddrQuery>;
+
+    /// The addresses this value names, std's `to_socket_addrs`: literal
+    /// addresses parsed in place, a host name looked up by the global
+    /// [`crate::net::Resolver`] (parking a green caller, not blocking its
+    /// worker). Unlike std's, the iterator type is always
+    /// `std::vec::IntoIter<SocketAddr>` (std's trait names it `Self::Iter`).
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use verdant::net::ToSocketAddrs;
+    ///
+    /// let one: Vec<SocketAddr> = "127.0.0.1:8080".to_socket_addrs()?.collect();
+    /// assert_eq!(one, ["127.0.0.1:8080".parse::<SocketAddr>().unwrap()]);
+    /// for a in ("localhost", 8080).to_socket_addrs()? {
+    ///     assert!(a.ip().is_loopback() && a.port() == 8080);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn to_socket_addrs(&self) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+        let addrs = match self.to_addr_query()? {
+            AddrQuery::Resolved(v) => v,
+            AddrQuery::Host(host, port) => lookup(host, port)?,
+        };
+        Ok(addrs.into_iter())
+    }
 }
 
 /// Resolves `addr` to socket addresses, in the resolver's order.

@@ -78,7 +78,17 @@ pub use dns::{
     DEFAULT_CACHE_SIZE, DEFAULT_MAX_IN_FLIGHT,
 };
 pub use serve::{serve, serve_background, Server};
-pub use std::net::Shutdown;
+/// std's address types and `Shutdown`, re-exported so that
+/// `use std::net::{SocketAddr, TcpStream}` becomes
+/// `use verdant::net::{SocketAddr, TcpStream}`.
+///
+/// ```
+/// use verdant::net::{IpAddr, Ipv4Addr, SocketAddr};
+/// let a: SocketAddr = "127.0.0.1:80".parse().unwrap();
+/// assert_eq!(a.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+/// assert_eq!(a, std::net::SocketAddr::from(([127, 0, 0, 1], 80)));
+/// ```
+pub use std::net::{AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]

@@ -31,6 +31,7 @@
 //! from clears itself. An interrupt held back only because of a stale flag
 //! is deferred, never dropped (see `park::park_green`).
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -70,19 +71,58 @@ pub(crate) fn is_unwinding() -> bool {
     }
 }
 
-/// Clears the flag once the caller has caught its own unwinding
-/// (`timeout` catching its elapsed deadline).
-pub(crate) fn clear_unwinding() {
-    if let Some(task) = current_task() {
-        task.set_unwinding(false);
+/// Whether the caller is unwinding from a *panic*: what poisons a lock
+/// whose guard it drops (`crate::sync`'s module docs). A cancellation or
+/// an elapsed [`crate::timeout`] unwinding is not a panic and returns
+/// `false`. On a green thread this is its own flag, not the OS thread's
+/// `std::thread::panicking()`, which other green threads of the worker
+/// share.
+#[inline]
+pub(crate) fn is_panicking() -> bool {
+    // Fast path: no unwinding at all on this OS thread.
+    std::thread::panicking() && is_panicking_slow()
+}
+
+#[cold]
+fn is_panicking_slow() -> bool {
+    match current_task() {
+        Some(task) => task.is_panicking(),
+        None => !OS_INTERRUPTED.try_with(Cell::get).unwrap_or(false),
     }
 }
 
-/// Marks the calling green thread as unwinding (see [`unwinding`]). Never
-/// panics: it also runs inside the panic hook.
+thread_local! {
+    /// On a plain OS thread: its latest unwinding was started by the
+    /// runtime (an elapsed `timeout`), not by a panic.
+    static OS_INTERRUPTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears the flag once the caller has caught its own unwinding
+/// (`timeout` catching its elapsed deadline).
+pub(crate) fn clear_unwinding() {
+    match current_task() {
+        Some(task) => task.set_unwinding(false),
+        None => {
+            let _ = OS_INTERRUPTED.try_with(|c| c.set(false));
+        }
+    }
+}
+
+/// Marks the calling green thread as unwinding from a panic (see
+/// [`unwinding`], [`is_panicking`]). Never panics: it also runs inside the
+/// panic hook.
 pub(crate) fn mark_unwinding() {
-    if let Some(task) = context::try_worker().and_then(|w| w.current_task()) {
-        task.set_unwinding(true);
+    mark(true);
+}
+
+/// Marks the caller as unwinding, from a panic or (`panic == false`) from
+/// an interrupt of the runtime's. Never panics.
+fn mark(panic: bool) {
+    match context::try_worker().and_then(|w| w.current_task()) {
+        Some(task) => task.set_unwinding_from(panic),
+        None => {
+            let _ = OS_INTERRUPTED.try_with(|c| c.set(!panic));
+        }
     }
 }
 
@@ -91,7 +131,7 @@ pub(crate) fn mark_unwinding() {
 /// resume_unwind` skips the panic hook, so without this a destructor that
 /// parks on the way out could be interrupted and abort the process.
 pub(crate) fn resume_unwind(payload: Box<dyn std::any::Any + Send>) -> ! {
-    mark_unwinding();
+    mark(!(payload.is::<Cancelled>() || payload.is::<ElapsedUnwind>()));
     std::panic::resume_unwind(payload)
 }
 
@@ -123,7 +163,7 @@ pub(crate) fn cancelled_unwind() {
     if is_unwinding() {
         return;
     }
-    mark_unwinding();
+    mark(false);
     // `resume_unwind` skips the panic hook: a cancellation is not a panic
     // and prints nothing. The thread's top frame turns it into
     // `JoinError::Cancelled`.
@@ -133,7 +173,7 @@ pub(crate) fn cancelled_unwind() {
 /// Unwinds out of the innermost [`crate::timeout`] whose deadline passed.
 #[cold]
 pub(crate) fn elapsed_unwind() -> ! {
-    mark_unwinding();
+    mark(false);
     // Like cancellation: `resume_unwind` skips the panic hook.
     std::panic::resume_unwind(Box::new(ElapsedUnwind))
 }

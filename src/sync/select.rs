@@ -135,6 +135,9 @@ fn id_of<T>(chan: &std::sync::Arc<crate::sync::channel::Chan<T>>, recv: bool) ->
 struct Op<'a> {
     op: &'a (dyn Operation<'a> + 'a),
     id: Id,
+    /// The index `send`/`recv` returned for it (positions shift on
+    /// `remove`; indices never do).
+    index: usize,
     /// For a send: the receives of this selection on the same channel.
     own_receivers: usize,
     /// The last poll chose this operation and reserved its place.
@@ -166,7 +169,44 @@ struct Op<'a> {
 /// ```
 pub struct Select<'a> {
     ops: Vec<Op<'a>>,
+    /// The index the next added operation gets (removed indices are never
+    /// reused).
+    next_index: usize,
     biased: bool,
+}
+
+/// A copy of the selection: the same operations under the same indices
+/// (crossbeam-channel's `Clone for Select`).
+///
+/// ```
+/// use verdant::sync::{unbounded, Select};
+/// let (tx, rx) = unbounded::<i32>();
+/// let mut sel = Select::new();
+/// let r = sel.recv(&rx);
+/// let mut copy = sel.clone();
+/// sel.remove(r);
+/// tx.send(1).unwrap();
+/// assert!(sel.try_ready().is_err());
+/// assert_eq!(copy.try_ready(), Ok(r));
+/// ```
+impl Clone for Select<'_> {
+    fn clone(&self) -> Self {
+        Select {
+            ops: self
+                .ops
+                .iter()
+                .map(|o| Op {
+                    op: o.op,
+                    id: o.id,
+                    index: o.index,
+                    own_receivers: o.own_receivers,
+                    reserved: Cell::new(false),
+                })
+                .collect(),
+            next_index: self.next_index,
+            biased: self.biased,
+        }
+    }
 }
 
 impl Default for Select<'_> {
@@ -186,6 +226,7 @@ impl<'a> Select<'a> {
     pub fn new() -> Select<'a> {
         Select {
             ops: Vec::new(),
+            next_index: 0,
             biased: false,
         }
     }
@@ -207,6 +248,7 @@ impl<'a> Select<'a> {
     pub fn new_biased() -> Select<'a> {
         Select {
             ops: Vec::new(),
+            next_index: 0,
             biased: true,
         }
     }
@@ -240,17 +282,72 @@ impl<'a> Select<'a> {
     }
 
     fn push(&mut self, op: &'a (dyn Operation<'a> + 'a), id: Id) -> usize {
+        let index = self.next_index;
+        self.next_index += 1;
         self.ops.push(Op {
             op,
             id,
+            index,
             own_receivers: 0,
             reserved: Cell::new(false),
         });
+        self.count_own_receivers(id);
+        index
+    }
+
+    /// Sets `own_receivers` of the sends on `id`'s channel to the number
+    /// of receives on it in this selection.
+    fn count_own_receivers(&mut self, id: Id) {
         let own = self.ops.iter().filter(|o| o.id == Id { recv: true, ..id }).count();
         for o in self.ops.iter_mut().filter(|o| o.id == Id { recv: false, ..id }) {
             o.own_receivers = own;
         }
-        self.ops.len() - 1
+    }
+
+    /// Removes the operation `index` (as [`Select::send`] or
+    /// [`Select::recv`] returned it), as crossbeam-channel's
+    /// `Select::remove`: it is never selected again, the other operations
+    /// keep their indices, and operations added later get new ones.
+    /// Typically used to drop a receive whose channel disconnected and
+    /// select among the rest.
+    ///
+    /// # Panics
+    ///
+    /// If no operation has this index, or it was removed already.
+    ///
+    /// ```
+    /// use verdant::sync::{unbounded, Select};
+    ///
+    /// let (tx1, rx1) = unbounded::<i32>();
+    /// let (tx2, rx2) = unbounded::<i32>();
+    /// drop(tx2);
+    /// let mut sel = Select::new();
+    /// let op1 = sel.recv(&rx1);
+    /// let op2 = sel.recv(&rx2);
+    /// // rx2 is disconnected: always ready. Remove it, then wait on rx1.
+    /// let op = sel.select();
+    /// assert_eq!(op.index(), op2);
+    /// assert!(op.recv(&rx2).is_err());
+    /// sel.remove(op2);
+    /// tx1.send(10).unwrap();
+    /// let op = sel.select();
+    /// assert_eq!(op.index(), op1);
+    /// assert_eq!(op.recv(&rx1), Ok(10));
+    /// ```
+    pub fn remove(&mut self, index: usize) {
+        assert!(
+            index < self.next_index,
+            "index out of bounds; {} >= {}",
+            index,
+            self.next_index,
+        );
+        let at = self
+            .ops
+            .iter()
+            .position(|o| o.index == index)
+            .expect("no operation with this index");
+        let id = self.ops.remove(at).id;
+        self.count_own_receivers(id);
     }
 
     /// Selects a ready operation without waiting.
@@ -351,6 +448,29 @@ impl<'a> Select<'a> {
             .map_err(|_| ReadyTimeoutError)
     }
 
+    /// Waits until `deadline` at most for an operation to be ready;
+    /// returns its index without performing it (crossbeam-channel's
+    /// `Select::ready_deadline`).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use verdant::sync::{bounded, ReadyTimeoutError, Select};
+    ///
+    /// let (tx, rx) = bounded::<i32>(1);
+    /// let mut sel = Select::new();
+    /// let r = sel.recv(&rx);
+    /// let soon = Instant::now() + Duration::from_millis(5);
+    /// assert_eq!(sel.ready_deadline(soon), Err(ReadyTimeoutError));
+    /// tx.send(1).unwrap();
+    /// assert_eq!(sel.ready_deadline(Instant::now() + Duration::from_secs(60)), Ok(r));
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
+        self.select_deadline(deadline)
+            .map(|op| op.index())
+            .map_err(|_| ReadyTimeoutError)
+    }
+
     fn poll_now(&mut self) -> Option<SelectedOperation<'a>> {
         let mut sources = Ops::new(&self.ops, self.biased);
         sources.poll().map(|(_, i)| self.selected(i))
@@ -372,10 +492,11 @@ impl<'a> Select<'a> {
         }
     }
 
-    fn selected(&self, index: usize) -> SelectedOperation<'a> {
-        let o = &self.ops[index];
+    /// The operation at position `at` of `ops`, selected.
+    fn selected(&self, at: usize) -> SelectedOperation<'a> {
+        let o = &self.ops[at];
         SelectedOperation {
-            index,
+            index: o.index,
             op: o.op,
             id: o.id,
             done: false,

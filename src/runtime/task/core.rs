@@ -590,6 +590,16 @@ impl Header {
         self.state.set_unwinding(on);
     }
 
+    /// Whether the thread's flagged unwinding is a panic (see
+    /// `interrupt::is_panicking`).
+    pub(crate) fn is_panicking(&self) -> bool {
+        self.state.is_panicking()
+    }
+
+    pub(crate) fn set_unwinding_from(&self, panic: bool) {
+        self.state.set_unwinding_from(panic);
+    }
+
     /// Park step 1 (see `state`).
     #[inline]
     pub(crate) fn take_token(&self) -> bool {

@@ -63,6 +63,9 @@ const COMPLETE: u32 = 1 << 6;
 const FINISHING: u32 = 1 << 7;
 const UNWINDING: u32 = 1 << 8;
 pub(super) const JOINERS: u32 = 1 << 9;
+/// With UNWINDING: that unwinding is a panic (not a cancellation or an
+/// elapsed timeout), which poisons the locks whose guards it drops.
+const PANICKING: u32 = 1 << 10;
 
 /// The state word.
 pub(crate) struct State(AtomicU32);
@@ -191,7 +194,22 @@ impl State {
         if on {
             self.0.fetch_or(UNWINDING, Ordering::Relaxed);
         } else if self.is_unwinding() {
-            self.0.fetch_and(!UNWINDING, Ordering::Relaxed);
+            self.0.fetch_and(!(UNWINDING | PANICKING), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the unwinding flagged by UNWINDING is a panic.
+    pub(crate) fn is_panicking(&self) -> bool {
+        self.0.load(Ordering::Relaxed) & (UNWINDING | PANICKING) == UNWINDING | PANICKING
+    }
+
+    /// Sets UNWINDING, and PANICKING to `panic` (the thread itself only).
+    pub(crate) fn set_unwinding_from(&self, panic: bool) {
+        if panic {
+            self.0.fetch_or(UNWINDING | PANICKING, Ordering::Relaxed);
+        } else {
+            self.0.fetch_or(UNWINDING, Ordering::Relaxed);
+            self.0.fetch_and(!PANICKING, Ordering::Relaxed);
         }
     }
 }
@@ -232,6 +250,12 @@ mod tests {
         assert!(s.is_unwinding());
         s.set_unwinding(false);
         assert!(!s.is_unwinding());
+        s.set_unwinding_from(true);
+        assert!(s.is_panicking());
+        s.set_unwinding_from(false);
+        assert!(s.is_unwinding() && !s.is_panicking());
+        s.set_unwinding(false);
+        assert!(!s.is_unwinding() && !s.is_panicking());
         s.set_finishing();
         assert!(s.is_finishing() && !s.is_complete());
     }
