@@ -118,7 +118,7 @@ pub fn print_header(title: &str, bench: &str, env: &[(&str, String)]) {
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpus = thread::available_parallelism().map_or(1, |n| n.get());
     println!("### {title}\n");
-    println!("`{cmd} cargo bench --bench {bench}`  ");
+    println!("`{cmd} cargo bench -p verdant-benches --bench {bench}`  ");
     println!(
         "{cpus} CPUs, Linux {}; median of {} runs (min in parentheses)\n",
         kernel.trim(),

@@ -8,7 +8,7 @@
 //!   inside `block_on`, then awaiting every handle);
 //! - `std::thread::spawn`, only 2 000 threads, scaled per task.
 //!
-//! Run: `cargo bench --bench spawn_join`
+//! Run: `cargo bench -p verdant-benches --bench spawn_join`
 //! (env `BENCH_RUNS`, default 7; `BENCH_WORKERS`, default the CPU count).
 
 mod support;

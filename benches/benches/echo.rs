@@ -3,9 +3,9 @@
 //! side by side in one run.
 //!
 //! ```text
-//! cargo bench --bench echo
-//! ECHO_SECS=3 ECHO_WORKERS=1 ECHO_CONNS=50,500 ECHO_RUNS=3 cargo bench --bench echo
-//! ECHO_STRACE=1 ECHO_SERVERS=verdant cargo bench --bench echo     # syscall counts
+//! cargo bench -p verdant-benches --bench echo
+//! ECHO_SECS=3 ECHO_WORKERS=1 ECHO_CONNS=50,500 ECHO_RUNS=3 cargo bench -p verdant-benches --bench echo
+//! ECHO_STRACE=1 ECHO_SERVERS=verdant cargo bench -p verdant-benches --bench echo     # syscall counts
 //! ```
 //!
 //! Each server runs in a child process (this binary, re-run with

@@ -5,7 +5,7 @@
 //! Peer: two tokio tasks each doing `tokio::task::yield_now().await` the same
 //! number of times on a `current_thread` runtime.
 //!
-//! Run: `cargo bench --bench yield_switch` (env `BENCH_RUNS`, default 7).
+//! Run: `cargo bench -p verdant-benches --bench yield_switch` (env `BENCH_RUNS`, default 7).
 
 mod support;
 

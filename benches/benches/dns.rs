@@ -10,7 +10,7 @@
 //! machine's real nameserver. If dnsmasq or unshare is unavailable that
 //! side is skipped loudly.
 //!
-//! Run: `cargo bench --bench dns`.
+//! Run: `cargo bench -p verdant-benches --bench dns`.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};

@@ -12,7 +12,7 @@
 //! process (this executable re-run with env `IDLE_SIDE=verdant|tokio`); the
 //! parent alternates the sides and prints the table.
 //!
-//! Run: `cargo bench --bench idle_many` (env `IDLE_N` picks one N;
+//! Run: `cargo bench -p verdant-benches --bench idle_many` (env `IDLE_N` picks one N;
 //! `BENCH_RUNS`, default 7; `BENCH_WORKERS`, default the CPU count).
 
 mod support;

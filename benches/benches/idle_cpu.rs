@@ -17,7 +17,7 @@
 //! CPU time is the sum of `/proc/self/task/*/schedstat` (nanoseconds on CPU
 //! of every thread alive), read before and after.
 //!
-//! Run: `cargo bench --bench idle_cpu` (`BENCH_RUNS`, default 7).
+//! Run: `cargo bench -p verdant-benches --bench idle_cpu` (`BENCH_RUNS`, default 7).
 
 mod support;
 
