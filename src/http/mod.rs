@@ -14,6 +14,8 @@
 //! ```
 
 mod body;
+mod client;
 
 pub use self::body::Body;
+pub use self::client::{get, Client, ClientBuilder, Error, ErrorKind};
 pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
