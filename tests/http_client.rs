@@ -128,7 +128,9 @@ fn post_with_a_body_of_known_length() {
         assert_eq!(text(resp), "POST length 11 [hello there]");
         // From a reader whose length is given.
         let reader = io::Cursor::new(b"from a reader".to_vec());
-        let resp = client.post(&server.url("/"), Body::from_reader(reader, Some(13))).unwrap();
+        let resp = client
+            .post(&server.url("/"), Body::from_reader(reader, Some(13)))
+            .unwrap();
         assert_eq!(text(resp), "POST length 13 [from a reader]");
         // An empty POST still says its length.
         let resp = client.post(&server.url("/"), Body::empty()).unwrap();
@@ -180,7 +182,11 @@ fn get_sends_no_body_framing_and_default_headers() {
         let got = text(resp);
         assert_eq!(
             got,
-            format!("GET unframed ua=verdant/{} host={}", env!("CARGO_PKG_VERSION"), server.addr)
+            format!(
+                "GET unframed ua=verdant/{} host={}",
+                env!("CARGO_PKG_VERSION"),
+                server.addr
+            )
         );
         let custom = Client::builder().user_agent("tester/9").build();
         assert!(text(custom.get(&server.url("/")).unwrap()).contains("ua=tester/9"));
@@ -198,10 +204,17 @@ fn keep_alive_reuses_one_connection_for_sequential_requests() {
             let resp = client.get(&server.url("/")).unwrap();
             assert_eq!(text(resp), format!("request {i} on this connection"));
         }
-        assert_eq!(server.accepted(), 1, "10 sequential requests should share one connection");
+        assert_eq!(
+            server.accepted(),
+            1,
+            "10 sequential requests should share one connection"
+        );
         // A clone shares the pool.
         let clone = client.clone();
-        assert_eq!(text(clone.get(&server.url("/")).unwrap()), "request 10 on this connection");
+        assert_eq!(
+            text(clone.get(&server.url("/")).unwrap()),
+            "request 10 on this connection"
+        );
         assert_eq!(server.accepted(), 1);
     });
 }
@@ -217,7 +230,11 @@ fn chunked_and_close_delimited_bodies_return_or_close_their_connection() {
         for _ in 0..3 {
             assert_eq!(text(client.get(&server.url("/chunked")).unwrap()), "ab");
         }
-        assert_eq!(server.accepted(), 1, "a chunked body read to its end returns the connection");
+        assert_eq!(
+            server.accepted(),
+            1,
+            "a chunked body read to its end returns the connection"
+        );
         for _ in 0..2 {
             assert_eq!(text(client.get(&server.url("/close")).unwrap()), "c");
         }
@@ -317,11 +334,41 @@ fn idle_connections_are_bounded_per_host() {
             }
         });
         let client = Client::builder().max_idle_per_host(2).build();
-        assert!(fetch_concurrently(&client, &server.url("/eight"), N).iter().all(|b| b == "done"));
+        assert!(fetch_concurrently(&client, &server.url("/eight"), N)
+            .iter()
+            .all(|b| b == "done"));
         assert_eq!(server.accepted(), N);
         // Only 2 of the 8 stayed in the pool: 3 requests at once need 1 new.
-        assert!(fetch_concurrently(&client, &server.url("/three"), 3).iter().all(|b| b == "done"));
+        assert!(fetch_concurrently(&client, &server.url("/three"), 3)
+            .iter()
+            .all(|b| b == "done"));
         assert_eq!(server.accepted(), N + 1);
+    });
+}
+
+#[test]
+fn a_kept_alive_connection_closed_by_the_server_is_retried_when_idempotent() {
+    run(|| {
+        // Answers the first request of each connection; a second request on
+        // the same connection finds it closed without an answer (a server
+        // whose idle timeout fired just as the request went out).
+        let server = RawServer::start(|req| match req.nth_on_connection {
+            0 => ok(&format!("{} answered", req.method)),
+            _ => Reply::ThenClose(Vec::new()),
+        });
+        let client = Client::new();
+        assert_eq!(text(client.get(&server.url("/")).unwrap()), "GET answered");
+        // Reuses the pooled connection, meets the close, tries a new one.
+        assert_eq!(text(client.get(&server.url("/")).unwrap()), "GET answered");
+        assert_eq!(server.accepted(), 2);
+        let req = Request::put(server.url("/")).body(Body::from("v")).unwrap();
+        assert_eq!(text(client.request(req).unwrap()), "PUT answered");
+        assert_eq!(server.accepted(), 3);
+        // A POST is not idempotent: the failure is reported, not repeated.
+        let err = client.post(&server.url("/"), "once").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
+        assert!(err.to_string().contains("closed the kept-alive connection"), "{err}");
+        assert_eq!(server.accepted(), 3);
     });
 }
 
@@ -342,7 +389,11 @@ fn redirects_are_followed() {
         // Redirect bodies were drained: all on one connection.
         assert_eq!(server.accepted(), 1);
         // With redirects off, the 3xx is the response.
-        let resp = Client::builder().max_redirects(0).build().get(&server.url("/start")).unwrap();
+        let resp = Client::builder()
+            .max_redirects(0)
+            .build()
+            .get(&server.url("/start"))
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::FOUND);
         assert_eq!(resp.headers()["location"], "/middle");
     });
@@ -404,7 +455,9 @@ fn temporary_redirects_keep_method_and_replayable_body() {
         let client = Client::new();
         let resp = client.post(&server.url("/old"), "payload").unwrap();
         assert_eq!(text(resp), "POST length 7 [payload]");
-        let req = Request::put(server.url("/perm")).body(Body::from(vec![b'z'; 3])).unwrap();
+        let req = Request::put(server.url("/perm"))
+            .body(Body::from(vec![b'z'; 3]))
+            .unwrap();
         assert_eq!(text(client.request(req).unwrap()), "PUT length 3 [zzz]");
         // A body streamed from a reader of unknown length cannot be sent twice.
         let body = Body::from_reader(io::Cursor::new(b"once".to_vec()), None);
@@ -456,7 +509,9 @@ fn connect_timeout_against_a_full_backlog() {
             eprintln!("SKIPPED connect_timeout_against_a_full_backlog: this kernel never dropped a SYN");
             return;
         }
-        let client = Client::builder().connect_timeout(Some(Duration::from_millis(200))).build();
+        let client = Client::builder()
+            .connect_timeout(Some(Duration::from_millis(200)))
+            .build();
         let url = format!("http://{addr}/");
         let err = client.get(&url).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
@@ -485,14 +540,16 @@ fn whole_request_timeout_against_a_server_that_never_answers() {
 fn whole_request_timeout_covers_the_body() {
     run(|| {
         // The head and part of the body, then nothing.
-        let server = RawServer::start(|_| {
-            Reply::Bytes(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b".to_vec())
-        });
+        let server =
+            RawServer::start(|_| Reply::Bytes(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b".to_vec()));
         let client = Client::builder().timeout(Duration::from_millis(300)).build();
         let resp = client.get(&server.url("/slow-body")).unwrap();
         let err = resp.into_body().into_bytes(1000).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
-        let ours = err.get_ref().and_then(|e| e.downcast_ref::<verdant::http::Error>()).expect("our error inside");
+        let ours = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<verdant::http::Error>())
+            .expect("our error inside");
         assert_eq!(ours.kind(), ErrorKind::Timeout);
         assert!(err.to_string().contains("/slow-body"), "{err}");
     });
@@ -568,7 +625,10 @@ fn a_malformed_response_is_a_protocol_error() {
 
 #[test]
 fn a_host_name_is_resolved_by_verdant() {
-    if !std::fs::read_to_string("/etc/hosts").unwrap_or_default().contains("localhost") {
+    if !std::fs::read_to_string("/etc/hosts")
+        .unwrap_or_default()
+        .contains("localhost")
+    {
         eprintln!("SKIPPED a_host_name_is_resolved_by_verdant: no localhost in /etc/hosts");
         return;
     }
@@ -657,7 +717,9 @@ impl PythonServer {
         // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ...",
         // printed once the socket is bound.
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let port = line
             .split_whitespace()
             .skip_while(|w| *w != "port")

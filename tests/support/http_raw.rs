@@ -125,7 +125,9 @@ impl RawServer {
 fn serve_connection(mut conn: TcpStream, handler: &Handler) -> io::Result<()> {
     let mut buf: Vec<u8> = Vec::new();
     for nth in 0..10_000 {
-        let Some(mut req) = read_request(&mut conn, &mut buf)? else { return Ok(()) };
+        let Some(mut req) = read_request(&mut conn, &mut buf)? else {
+            return Ok(());
+        };
         req.nth_on_connection = nth;
         match handler(&req) {
             Reply::Bytes(bytes) => conn.write_all(&bytes)?,
@@ -175,7 +177,9 @@ fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<Ra
     let head_len = find(buf, b"\r\n\r\n").unwrap() + 4;
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut parsed = httparse::Request::new(&mut headers);
-    let status = parsed.parse(&buf[..head_len]).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let status = parsed
+        .parse(&buf[..head_len])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     assert!(status.is_complete());
     let mut req = RawRequest {
         method: parsed.method.unwrap().to_owned(),
@@ -183,7 +187,12 @@ fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<Ra
         headers: parsed
             .headers
             .iter()
-            .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8_lossy(h.value).into_owned(),
+                )
+            })
             .collect(),
         body: Vec::new(),
         nth_on_connection: 0,

@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
-use super::transport::{ConnectFailed, ResolveFailed};
+use super::transport::{ConnectFailed, ResolveFailed, Stale};
 use crate::http::{Method, StatusCode};
 
 /// What kind of failure an [`Error`] is.
@@ -110,6 +110,9 @@ pub struct Error {
     detail: Option<String>,
     status: Option<StatusCode>,
     source: Option<Box<dyn StdError + Send + Sync>>,
+    /// The request died on a stale kept-alive connection before the server
+    /// saw it (`transport::Stale`): safe to send again if idempotent.
+    pub(super) stale: bool,
 }
 
 impl Error {
@@ -121,6 +124,7 @@ impl Error {
             detail: None,
             status: None,
             source: None,
+            stale: false,
         }
     }
 
@@ -284,7 +288,21 @@ pub(super) fn from_ureq(e: ureq::Error, method: &Method, url: &str, timeouts: Ti
         },
         U::Other(other) => {
             let other = match other.downcast::<ConnectFailed>() {
-                Ok(c) => return new(ErrorKind::Connect).source(c),
+                Ok(c) => {
+                    let detail = match c.addr {
+                        Some(addr) => format!("cannot connect to {addr}"),
+                        None => "cannot connect".to_owned(),
+                    };
+                    return new(ErrorKind::Connect).detail(detail).source(c.error);
+                }
+                Err(other) => other,
+            };
+            let other = match other.downcast::<Stale>() {
+                Ok(s) => {
+                    let mut e = new(ErrorKind::Io).source(*s);
+                    e.stale = true;
+                    return e;
+                }
                 Err(other) => other,
             };
             match other.downcast::<ResolveFailed>() {
@@ -297,11 +315,14 @@ pub(super) fn from_ureq(e: ureq::Error, method: &Method, url: &str, timeouts: Ti
         U::BadUri(msg) => new(ErrorKind::InvalidUrl).detail(format!("invalid URL: {msg}")),
         U::Http(e) => new(ErrorKind::Protocol).detail("invalid request").source(e),
         U::Protocol(e) => new(ErrorKind::Protocol).source(e),
-        U::LargeResponseHeader(got, limit) => new(ErrorKind::Protocol)
-            .detail(format!("the response head is larger than the limit of {limit} bytes (got {got})")),
+        U::LargeResponseHeader(got, limit) => new(ErrorKind::Protocol).detail(format!(
+            "the response head is larger than the limit of {limit} bytes (got {got})"
+        )),
         U::StatusCode(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            new(ErrorKind::Status).detail(format!("the server answered {status}")).with_status(status)
+            new(ErrorKind::Status)
+                .detail(format!("the server answered {status}"))
+                .with_status(status)
         }
         U::TooManyRedirects | U::RedirectFailed => new(ErrorKind::Redirect),
         U::TlsRequired | U::Tls(_) => new(ErrorKind::Unsupported).detail(super::send::TLS_NEEDED),

@@ -41,8 +41,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-pub use self::error::{Error, ErrorKind};
 use self::error::Timeouts;
+pub use self::error::{Error, ErrorKind};
 use self::send::Settings;
 use crate::http::{Body, Method, Request, Response};
 
@@ -252,7 +252,9 @@ impl Default for Client {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("settings", &self.inner.settings).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
     }
 }
 

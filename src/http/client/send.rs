@@ -152,7 +152,12 @@ pub(super) fn send(agent: &ureq::Agent, settings: &Settings, req: Request<Body>)
         drain(resp.into_body());
         if method != head.method {
             payload = Payload::None;
-            for h in [header::CONTENT_LENGTH, header::CONTENT_TYPE, header::CONTENT_ENCODING, header::TRANSFER_ENCODING] {
+            for h in [
+                header::CONTENT_LENGTH,
+                header::CONTENT_TYPE,
+                header::CONTENT_ENCODING,
+                header::TRANSFER_ENCODING,
+            ] {
                 head.headers.remove(h);
             }
         } else if let Payload::Stream(None) = payload {
@@ -248,8 +253,38 @@ fn same_origin(a: &Uri, b: &Uri) -> bool {
     a.scheme() == b.scheme() && a.host() == b.host() && a.port_u16() == b.port_u16()
 }
 
-/// Sends one hop and returns ureq's response.
+/// How many times one hop is sent again after meeting a stale kept-alive
+/// connection (each try discards the one it met).
+const MAX_STALE_RETRIES: usize = 8;
+
+/// Sends one hop and returns ureq's response. A request that met a kept-alive
+/// connection the server had closed (it never reached the server) is sent
+/// again when that is safe: an idempotent method (RFC 9110 9.2.2) and a
+/// body that can be replayed. This is the race every keep-alive client
+/// meets when a server's idle timeout fires just as a request goes out.
 fn send_once(
+    agent: &ureq::Agent,
+    settings: &Settings,
+    head: &Head,
+    payload: &mut Payload,
+    deadline: Option<Instant>,
+) -> Result<Response<ureq::Body>, Error> {
+    let idempotent = matches!(
+        head.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    );
+    let mut tries = 0;
+    loop {
+        match try_once(agent, settings, head, payload, deadline) {
+            Err(e) if e.stale && idempotent && tries < MAX_STALE_RETRIES && !matches!(payload, Payload::Stream(_)) => {
+                tries += 1
+            }
+            result => return result,
+        }
+    }
+}
+
+fn try_once(
     agent: &ureq::Agent,
     settings: &Settings,
     head: &Head,
@@ -260,7 +295,10 @@ fn send_once(
         None => None,
         Some(d) => match d.checked_duration_since(Instant::now()).filter(|t| !t.is_zero()) {
             Some(left) => Some(left),
-            None => return Err(from_ureq(ureq::Error::Timeout(ureq::Timeout::Global), &head.method, &head.url(), settings.timeouts)),
+            None => {
+                let e = ureq::Error::Timeout(ureq::Timeout::Global);
+                return Err(from_ureq(e, &head.method, &head.url(), settings.timeouts));
+            }
         },
     };
     let result = match payload {
@@ -269,22 +307,32 @@ fn send_once(
         Payload::Stream(body) => {
             let Some(body) = body.take() else {
                 // `send` refuses a redirect that would need it again.
-                return Err(head.error(ErrorKind::Redirect).detail("the streamed request body was already sent"));
+                return Err(head
+                    .error(ErrorKind::Redirect)
+                    .detail("the streamed request body was already sent"));
             };
             let mut req = head.request(());
-            let has_framing =
-                req.headers().contains_key(header::CONTENT_LENGTH) || req.headers().contains_key(header::TRANSFER_ENCODING);
+            let has_framing = req.headers().contains_key(header::CONTENT_LENGTH)
+                || req.headers().contains_key(header::TRANSFER_ENCODING);
             if let (Some(len), false) = (body.len(), has_framing) {
                 req.headers_mut().insert(header::CONTENT_LENGTH, len.into());
             }
             let (parts, ()) = req.into_parts();
-            run(agent, Request::from_parts(parts, ureq::SendBody::from_owned_reader(body)), left)
+            run(
+                agent,
+                Request::from_parts(parts, ureq::SendBody::from_owned_reader(body)),
+                left,
+            )
         }
     };
     result.map_err(|e| from_ureq(e, &head.method, &head.url(), settings.timeouts))
 }
 
-fn run<B: ureq::AsSendBody>(agent: &ureq::Agent, req: Request<B>, left: Option<Duration>) -> Result<Response<ureq::Body>, ureq::Error> {
+fn run<B: ureq::AsSendBody>(
+    agent: &ureq::Agent,
+    req: Request<B>,
+    left: Option<Duration>,
+) -> Result<Response<ureq::Body>, ureq::Error> {
     req.with_agent(agent).configure().timeout_global(left).run()
 }
 

@@ -75,6 +75,30 @@ impl std::error::Error for ConnectFailed {
     }
 }
 
+/// A kept-alive connection that the server had closed: the request was
+/// begun on a connection that already carried one, and it ended (or broke)
+/// before a single byte of the response. The request never reached the
+/// server's application, so an idempotent one may be sent again on another
+/// connection (`super::send`).
+#[derive(Debug)]
+pub(super) struct Stale(pub(super) io::Error);
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the server closed the kept-alive connection before answering: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Stale {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
 /// A name lookup failure (the verdant resolver's `io::Error`, whose
 /// payload names the host), carried through ureq as `Error::Other`.
 #[derive(Debug)]
@@ -113,7 +137,11 @@ fn check(timeout: NextTimeout) -> Result<NextTimeout, ureq::Error> {
 impl Connector<()> for GreenConnector {
     type Out = GreenTransport;
 
-    fn connect(&self, details: &ConnectionDetails<'_>, chained: Option<()>) -> Result<Option<GreenTransport>, ureq::Error> {
+    fn connect(
+        &self,
+        details: &ConnectionDetails<'_>,
+        chained: Option<()>,
+    ) -> Result<Option<GreenTransport>, ureq::Error> {
         debug_assert!(chained.is_none(), "GreenConnector is the first of the chain");
         let timeout = check(details.timeout)?;
         let deadline = deadline(&timeout);
@@ -154,6 +182,13 @@ pub(super) struct GreenTransport {
     /// set again only when ureq's deadline moved.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// Requests begun on this connection: a write after reads (or the
+    /// first write) begins one.
+    exchanges: u32,
+    /// Whether the last call was a write.
+    writing: bool,
+    /// Whether any byte of the current exchange's response has arrived.
+    answered: bool,
 }
 
 impl GreenTransport {
@@ -163,6 +198,27 @@ impl GreenTransport {
             buffers,
             read_timeout: None,
             write_timeout: None,
+            exchanges: 0,
+            writing: false,
+            answered: false,
+        }
+    }
+
+    /// `e` (or end of file) on a reused connection before any byte of the
+    /// answer: the server had closed it (see [`Stale`]).
+    fn is_stale(&self) -> bool {
+        self.exchanges > 1 && !self.answered
+    }
+
+    fn stale_or(&self, e: io::Error, timeout: &NextTimeout) -> ureq::Error {
+        let broken = matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+        );
+        if broken && self.is_stale() {
+            ureq::Error::Other(Box::new(Stale(e)))
+        } else {
+            io_error(e, timeout)
         }
     }
 }
@@ -192,6 +248,11 @@ impl Transport for GreenTransport {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         let timeout = check(timeout.for_write())?;
+        if !self.writing {
+            self.writing = true;
+            self.exchanges += 1;
+            self.answered = false;
+        }
         let t = socket_timeout(&timeout);
         if t != self.write_timeout {
             self.stream.set_write_timeout(t)?;
@@ -204,7 +265,7 @@ impl Transport for GreenTransport {
                 Ok(0) => return Err(ureq::Error::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => output = &output[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupts < MAX_INTERRUPTS => interrupts += 1,
-                Err(e) => return Err(io_error(e, &timeout)),
+                Err(e) => return Err(self.stale_or(e, &timeout)),
             }
         }
         Ok(())
@@ -212,6 +273,7 @@ impl Transport for GreenTransport {
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         let timeout = check(timeout.for_read())?;
+        self.writing = false;
         let t = socket_timeout(&timeout);
         if t != self.read_timeout {
             self.stream.set_read_timeout(t)?;
@@ -223,9 +285,13 @@ impl Transport for GreenTransport {
             match self.stream.read(input) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted && interrupts < MAX_INTERRUPTS => interrupts += 1,
-                Err(e) => return Err(io_error(e, &timeout)),
+                Err(e) => return Err(self.stale_or(e, &timeout)),
             }
         };
+        if n == 0 && self.is_stale() {
+            return Err(ureq::Error::Other(Box::new(Stale(io::ErrorKind::UnexpectedEof.into()))));
+        }
+        self.answered |= n > 0;
         self.buffers.input_appended(n);
         Ok(n > 0)
     }
@@ -237,7 +303,8 @@ impl Transport for GreenTransport {
     /// pool lock, which calls it.
     fn is_open(&mut self) -> bool {
         let mut byte = [MaybeUninit::<u8>::uninit(); 1];
-        let probe = socket2::SockRef::from(&self.stream).recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
+        let probe =
+            socket2::SockRef::from(&self.stream).recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
         matches!(probe, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 }
@@ -249,9 +316,16 @@ impl Transport for GreenTransport {
 pub(super) struct GreenResolver;
 
 impl Resolver for GreenResolver {
-    fn resolve(&self, uri: &::http::Uri, _config: &ureq::config::Config, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    fn resolve(
+        &self,
+        uri: &::http::Uri,
+        _config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let timeout = check(timeout)?;
-        let host = uri.host().ok_or_else(|| ureq::Error::BadUri(format!("{uri} has no host")))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| ureq::Error::BadUri(format!("{uri} has no host")))?;
         // An IPv6 literal comes bracketed ("[::1]").
         let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
         let port = match uri.port_u16() {
