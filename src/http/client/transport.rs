@@ -351,7 +351,7 @@ impl Resolver for GreenResolver {
                 break; // ureq keeps at most 16
             }
         }
-        if addrs.len() == 0 {
+        if addrs.is_empty() {
             return Err(ureq::Error::HostNotFound);
         }
         Ok(addrs)
