@@ -103,11 +103,13 @@ pub fn get(url: &str) -> Result<Response<Body>, Error> {
 ///
 /// let client = Client::builder().timeout(Duration::from_secs(10)).build();
 /// let fetcher = client.clone(); // the same pool
-/// let body = verdant::spawn(move || fetcher.get(&url)?.into_body().into_string(64).map_err(Into::into))
-///     .join()
-///     .unwrap()?;
+/// let body = verdant::spawn(move || -> std::io::Result<String> {
+///     fetcher.get(&url)?.into_body().into_string(64) // `?`: Error converts to io::Error
+/// })
+/// .join()
+/// .unwrap()?;
 /// assert_eq!(body, "ok");
-/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Client {
