@@ -265,6 +265,23 @@ fn dropping_a_body_early_closes_its_connection() {
 }
 
 #[test]
+fn reading_exactly_the_length_returns_the_connection() {
+    run(|| {
+        let server = RawServer::start(|_| ok("0123456789"));
+        let client = Client::new();
+        for _ in 0..3 {
+            let mut resp = client.get(&server.url("/")).unwrap();
+            let mut ten = [0u8; 10];
+            // All ten bytes, but never the read that returns 0.
+            resp.body_mut().read_exact(&mut ten).unwrap();
+            assert_eq!(&ten, b"0123456789");
+            assert_eq!(resp.body().len(), Some(0));
+        }
+        assert_eq!(server.accepted(), 1);
+    });
+}
+
+#[test]
 fn concurrent_requests_to_one_host_each_get_a_connection() {
     const N: usize = 50;
     run(|| {

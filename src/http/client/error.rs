@@ -271,6 +271,10 @@ pub(super) fn from_ureq(e: ureq::Error, method: &Method, url: &str, timeouts: Ti
                     Some(d) => format!("the connect timeout of {d:?} passed"),
                     None => "the connection was not made in time".to_owned(),
                 },
+                ureq::Timeout::Resolve => match timeouts.connect {
+                    Some(d) => format!("resolving the host took longer than the connect timeout of {d:?}"),
+                    None => "the host was not resolved in time".to_owned(),
+                },
                 ureq::Timeout::Global => match timeouts.whole {
                     Some(d) => format!("the whole-request timeout of {d:?} passed"),
                     None => "the request's deadline passed".to_owned(),

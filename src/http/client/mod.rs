@@ -315,9 +315,10 @@ impl ClientBuilder {
         }
     }
 
-    /// How long resolving the host and opening a connection may take
-    /// (`None`: no limit but the whole-request timeout's). A request that
-    /// reuses a pooled connection does not connect.
+    /// How long opening a connection may take, and, separately, how long
+    /// resolving the host name may take before that (`None`: no limit but
+    /// the whole-request timeout's). A request that reuses a pooled
+    /// connection does neither.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -435,6 +436,7 @@ impl ClientBuilder {
             .max_redirects(0)
             .http_status_as_error(false)
             .proxy(None)
+            .timeout_resolve(self.connect_timeout)
             .timeout_connect(self.connect_timeout)
             .timeout_global(self.timeout)
             .max_idle_connections(self.max_idle)

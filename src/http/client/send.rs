@@ -355,6 +355,7 @@ fn finish(resp: Response<ureq::Body>, head: &Head, settings: &Settings) -> Resul
     parts.extensions = Default::default();
     let len = if no_body { Some(0) } else { body.content_length() };
     let reader = BodyReader {
+        remaining: len,
         inner: body.into_reader(),
         method: head.method.clone(),
         url: head.url(),
@@ -374,6 +375,11 @@ fn drain(body: ureq::Body) {
 /// The response body: ureq's reader, with its errors turned into ours
 /// (naming the URL) inside the `io::Error`s it returns.
 struct BodyReader {
+    /// Bytes still to come, for a length-delimited body: once the last one
+    /// is read, ureq is asked for the end at once, so the connection goes
+    /// back to the pool even if the caller stops reading right there
+    /// (`read_exact` of the whole length, say) and never sees the 0.
+    remaining: Option<u64>,
     inner: ureq::BodyReader<'static>,
     method: Method,
     url: String,
@@ -382,6 +388,23 @@ struct BodyReader {
 
 impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.read_inner(buf)?;
+        if let Some(remaining) = &mut self.remaining {
+            *remaining = remaining.saturating_sub(n as u64);
+            if *remaining == 0 && n > 0 {
+                // ureq's reader ignores an empty buffer: probe with one byte.
+                // At the end of the body it reads nothing and finishes the
+                // exchange; an error shows again on the next read.
+                let mut probe = [0u8; 1];
+                let _ = self.read_inner(&mut probe);
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl BodyReader {
+    fn read_inner(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).map_err(|e| {
             let ureq_error = match e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
                 true => match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
