@@ -5,6 +5,8 @@
 
 #[path = "support/http_raw.rs"]
 mod http_raw;
+#[path = "support/net.rs"]
+mod net_support;
 mod support;
 
 use std::io::{self, BufRead, BufReader, Read};
@@ -328,6 +330,31 @@ fn fetch_concurrently(client: &Client, url: &str, n: usize) -> Vec<String> {
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn stress_500_green_threads_fetch_from_one_host_at_once() {
+    const N: usize = 500;
+    // Client and server ends of each connection, plus slack.
+    if net_support::raise_nofile(4 * N as u64) < 3 * N as u64 {
+        eprintln!("SKIPPED stress_500_green_threads_fetch_from_one_host_at_once: too few descriptors");
+        return;
+    }
+    run(|| {
+        let barrier = Arc::new(verdant::sync::Barrier::new(N));
+        let server = RawServer::start(move |_| {
+            match verdant::timeout(Duration::from_secs(30), || {
+                barrier.wait();
+            }) {
+                Ok(()) => ok("together"),
+                Err(_) => response("503 Service Unavailable", &[], "not all requests arrived"),
+            }
+        });
+        let client = Client::builder().max_idle_per_host(N).max_idle(N).build();
+        let bodies = fetch_concurrently(&client, &server.url("/"), N);
+        assert!(bodies.iter().all(|b| b == "together"));
+        assert_eq!(server.accepted(), N);
+    });
 }
 
 #[test]
