@@ -611,6 +611,32 @@ fn verdant_timeout_around_a_request_works_too() {
 }
 
 #[test]
+fn cancelling_a_green_thread_mid_request_closes_its_connection() {
+    run(|| {
+        let (arrived_tx, arrived) = verdant::sync::unbounded::<()>();
+        let server = RawServer::start(move |_| {
+            let _ = arrived_tx.send(());
+            Reply::Never
+        });
+        let client = Client::new();
+        let url = server.url("/hang");
+        let h = verdant::spawn(move || client.get(&url).map(|r| r.status()));
+        // The request is at the server: its thread is parked waiting for
+        // the answer.
+        arrived
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the request arrived");
+        h.cancel();
+        assert!(h.join().unwrap_err().is_cancelled());
+        // The cancelled thread's destructors closed the connection.
+        assert!(
+            server.wait_closed(Duration::from_secs(20)),
+            "the server saw the connection close"
+        );
+    });
+}
+
+#[test]
 fn invalid_urls_give_clear_errors() {
     run(|| {
         let client = Client::new();

@@ -2,7 +2,8 @@
 //!
 //! The types are the [`http`](https://docs.rs/http) crate's ([`Request`],
 //! [`Response`], [`StatusCode`], [`Method`], [`header`]) with verdant's
-//! streaming [`Body`].
+//! streaming [`Body`]. The client: [`get`] and [`Client`] (keep-alive pool,
+//! redirects, timeouts; errors are [`Error`]).
 //!
 //! ```
 //! use verdant::http::{Body, Request, Response, StatusCode};

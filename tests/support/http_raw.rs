@@ -86,6 +86,8 @@ pub type Handler = dyn Fn(&RawRequest) -> Reply + Send + Sync + 'static;
 pub struct RawServer {
     pub addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
+    /// One message each time a connection's serving thread ends.
+    closed: verdant::sync::Receiver<()>,
 }
 
 impl RawServer {
@@ -98,20 +100,29 @@ impl RawServer {
         let accepted = Arc::new(AtomicUsize::new(0));
         let handler: Arc<Handler> = Arc::new(handler);
         let count = accepted.clone();
+        let (closing, closed) = verdant::sync::unbounded();
         verdant::spawn(move || loop {
             let Ok((conn, _)) = listener.accept() else { return };
             count.fetch_add(1, Ordering::SeqCst);
             let handler = handler.clone();
+            let closing = closing.clone();
             verdant::spawn(move || {
                 let _ = serve_connection(conn, &*handler);
+                let _ = closing.send(());
             });
         });
-        RawServer { addr, accepted }
+        RawServer { addr, accepted, closed }
     }
 
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits (at most `limit`, as a guard against a hang) until one more
+    /// connection has ended on the server's side; `false` if none did.
+    pub fn wait_closed(&self, limit: std::time::Duration) -> bool {
+        self.closed.recv_timeout(limit).is_ok()
     }
 
     /// Connections accepted so far.
