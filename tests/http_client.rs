@@ -851,3 +851,29 @@ fn python_http_server() {
     drop(py);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_client_outlives_the_runtimes_it_was_used_on() {
+    let _w = watchdog(Duration::from_secs(60));
+    let server_rt = rt(1);
+    let server = server_rt.block_on(|| RawServer::start(|req| ok(&format!("{}", req.nth_on_connection))));
+    let client = Client::new();
+    let fetch_on = |rt: &verdant::Runtime| {
+        let (client, url) = (client.clone(), server.url("/"));
+        rt.block_on(move || text(client.get(&url).unwrap()))
+    };
+    // A connection made and pooled on runtime A; A goes away.
+    let a = rt(1);
+    assert_eq!(fetch_on(&a), "0");
+    assert_eq!(fetch_on(&a), "1", "reused within its runtime");
+    drop(a);
+    // Its socket stays registered with A's (now dead) reactor: a green
+    // thread of B must not wait on it, so B gets a connection of its own.
+    let b = rt(1);
+    assert_eq!(fetch_on(&b), "0");
+    assert_eq!(fetch_on(&b), "1");
+    assert_eq!(server.accepted(), 2);
+    // A plain OS thread may use B's connection (it waits in poll(2)).
+    assert_eq!(text(client.get(&server.url("/")).unwrap()), "2");
+    assert_eq!(server.accepted(), 2);
+}

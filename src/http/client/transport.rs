@@ -33,12 +33,14 @@
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport};
 
 use crate::net::TcpStream;
+use crate::runtime::scheduler::Shared;
 
 /// The connector chain ureq's agent uses (see the module docs for where a
 /// TLS connector joins it).
@@ -189,6 +191,16 @@ pub(super) struct GreenTransport {
     writing: bool,
     /// Whether any byte of the current exchange's response has arrived.
     answered: bool,
+    /// The runtime of the first green thread that used the connection: its
+    /// socket may be registered with that runtime's reactor (see
+    /// [`GreenTransport::is_open`]). `None` while only plain OS threads used it.
+    home: Option<Weak<Shared>>,
+}
+
+/// The runtime of the calling green thread (or worker), `None` on a plain
+/// OS thread.
+fn current_runtime() -> Option<Weak<Shared>> {
+    crate::runtime::context::worker().map(|w| Arc::downgrade(&w.shared))
 }
 
 impl GreenTransport {
@@ -201,6 +213,15 @@ impl GreenTransport {
             exchanges: 0,
             writing: false,
             answered: false,
+            home: None,
+        }
+    }
+
+    /// Records the runtime of a green caller, before its first wait could
+    /// register the socket with that runtime's reactor.
+    fn note_caller(&mut self) {
+        if self.home.is_none() {
+            self.home = current_runtime();
         }
     }
 
@@ -248,6 +269,7 @@ impl Transport for GreenTransport {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         let timeout = check(timeout.for_write())?;
+        self.note_caller();
         if !self.writing {
             self.writing = true;
             self.exchanges += 1;
@@ -273,6 +295,7 @@ impl Transport for GreenTransport {
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         let timeout = check(timeout.for_read())?;
+        self.note_caller();
         self.writing = false;
         let t = socket_timeout(&timeout);
         if t != self.read_timeout {
@@ -296,12 +319,25 @@ impl Transport for GreenTransport {
         Ok(n > 0)
     }
 
-    /// Whether the idle connection still looks usable: a non-blocking
-    /// `MSG_PEEK` must find nothing to read. End of file (the server
-    /// closed), stray bytes or an error mean it must not be reused. A
-    /// single system call that never waits, so it is fine under ureq's
-    /// pool lock, which calls it.
+    /// Whether the idle connection can be reused by the caller (ureq asks
+    /// under its pool lock, so nothing here waits):
+    ///
+    /// 1. A green caller may reuse only a connection of its own runtime (or
+    ///    one only plain OS threads have used): a socket stays registered
+    ///    with the reactor of the runtime that first waited on it, and
+    ///    waiting on it after that runtime is dropped would never wake. One
+    ///    client shared by several runtimes therefore does not share their
+    ///    connections (a connection of another runtime is closed). A plain
+    ///    OS thread waits in `poll(2)` and may reuse any.
+    /// 2. A non-blocking `MSG_PEEK` must find nothing to read: end of file
+    ///    (the server closed), stray bytes or an error mean it must not be
+    ///    reused. One system call that never waits.
     fn is_open(&mut self) -> bool {
+        if let (Some(home), Some(caller)) = (&self.home, current_runtime()) {
+            if !Weak::ptr_eq(home, &caller) {
+                return false;
+            }
+        }
         let mut byte = [MaybeUninit::<u8>::uninit(); 1];
         let probe =
             socket2::SockRef::from(&self.stream).recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
