@@ -28,7 +28,10 @@
 //!
 //! The pool keeps at most [`ClientBuilder::max_idle_per_host`] idle
 //! connections per host and [`ClientBuilder::max_idle`] in all, each for at
-//! most [`ClientBuilder::idle_timeout`]. Its lock (ureq's, a
+//! most [`ClientBuilder::idle_timeout`]. A green thread reuses only
+//! connections made on its own runtime (a socket stays registered with the
+//! reactor of the runtime that first waited on it), so one client used from
+//! several runtimes keeps their connections apart. Its lock (ureq's, a
 //! `std::sync::Mutex`) is held only around list operations and a
 //! non-blocking probe: nothing under it parks, so a green thread never
 //! switches out holding it.
