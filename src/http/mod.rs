@@ -2,7 +2,8 @@
 //!
 //! The types are the [`http`](https://docs.rs/http) crate's ([`Request`],
 //! [`Response`], [`StatusCode`], [`Method`], [`header`]) with verdant's
-//! streaming [`Body`].
+//! streaming [`Body`]. The client: [`get`] and [`Client`] (keep-alive pool,
+//! redirects, timeouts; errors are [`Error`]).
 //!
 //! ```
 //! use verdant::http::{Body, Request, Response, StatusCode};
@@ -14,6 +15,8 @@
 //! ```
 
 mod body;
+mod client;
 
 pub use self::body::Body;
+pub use self::client::{get, Client, ClientBuilder, Error, ErrorKind};
 pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
