@@ -575,3 +575,32 @@ fn short_peek_does_not_strand_data() {
     peer.write_all(&[8; 10]).unwrap();
     reader.join().unwrap();
 }
+
+/// A stream first waited on by a green thread of a runtime that then shut
+/// down is registered with that runtime's reactor, which no longer polls:
+/// a green thread of another runtime gets a clear error instead of
+/// parking forever (found by the HTTP client's connection pool).
+#[test]
+fn stream_from_a_shut_down_runtime_fails_clearly_instead_of_hanging() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stream = Arc::new(TcpStream::connect(addr).unwrap());
+    let (_peer, _) = listener.accept().unwrap();
+    let first = verdant::Runtime::builder().workers(1).build().unwrap();
+    let s = stream.clone();
+    first.block_on(move || {
+        // Registers with `first`'s reactor: nothing to read, so it parks
+        // until the read timeout.
+        s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        let err = (&*s).read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    });
+    drop(first);
+    let second = verdant::Runtime::builder().workers(1).build().unwrap();
+    let s = stream.clone();
+    let err = second.block_on(move || {
+        s.set_read_timeout(None).unwrap();
+        (&*s).read(&mut [0u8; 8]).unwrap_err()
+    });
+    assert!(err.to_string().contains("runtime that has since shut down"), "{err}");
+}

@@ -116,7 +116,7 @@ impl Registration {
             if let (Some(r), Some(s)) = (reg, seen) {
                 if !s.is_ready() {
                     if let Some(task) = park::current_task() {
-                        self.wait_green(&r.io, task, dir, deadline, s)?;
+                        self.wait_green(r, task, dir, deadline, s)?;
                         continue;
                     }
                 }
@@ -155,23 +155,36 @@ impl Registration {
                 r => r,
             };
         };
-        let io = &self.registered()?.io;
+        let r = self.registered()?;
         // Registered after the attempt: every event since registration is
         // news (at worst one retry in vain).
         let seen = seen.unwrap_or(Readiness::INITIAL);
-        self.wait_green(io, task, direction(interest), deadline, seen)
+        self.wait_green(r, task, direction(interest), deadline, seen)
     }
 
     /// Step 5 of the readiness protocol: parks the green thread `task`
     /// unless an event came since `seen`.
+    ///
+    /// The registration belongs to the reactor of the runtime whose green
+    /// thread first waited on the fd. If that runtime has shut down, no
+    /// event will ever come: fail instead of parking forever.
     fn wait_green(
         &self,
-        io: &ScheduledIo,
+        r: &Registered,
         task: TaskRef,
         dir: Ready,
         deadline: Option<Instant>,
         seen: Readiness,
     ) -> io::Result<()> {
+        if r.shared.is_shutdown() {
+            return Err(io::Error::other(format!(
+                "verdant: fd {} was first waited on by a green thread of a runtime that has since shut down; \
+                 its readiness is registered with that runtime's reactor, so no green thread can wait on it now \
+                 (use a socket within one runtime, or open a new one)",
+                self.fd
+            )));
+        }
+        let io = &r.io;
         // An expired `verdant::timeout` fails the I/O with `TimedOut` like
         // the call's own deadline.
         let Some(wake) = io.wait_for_event(dir, seen, Waiter::Green(task), Until::Deadline(deadline)) else {
