@@ -14,6 +14,8 @@
 //! ```
 
 mod body;
+mod server;
 
 pub use self::body::Body;
+pub use self::server::{OnUpgrade, Server, ServerBuilder, ServerHandle, Upgraded};
 pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
