@@ -140,6 +140,11 @@ where
         keep_alive &= !matches!(io.body, BodyState::Length(n) if n > cfg.max_drain_bytes);
     }
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+    if resp.status().is_informational() && !switching {
+        // A handler answers with a final status; an interim one would
+        // leave the client waiting for a response that never comes.
+        return Next::Close(Some(StatusCode::INTERNAL_SERVER_ERROR));
+    }
     let on_upgrade = match switching {
         true => resp.extensions().get::<OnUpgrade>().and_then(OnUpgrade::take),
         false => None,

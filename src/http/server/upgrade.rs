@@ -1,25 +1,7 @@
 //! Protocol upgrades (WebSocket and the like): [`OnUpgrade`] and
 //! [`Upgraded`].
 //!
-//! A handler that accepts an upgrade returns a `101 Switching Protocols`
-//! response carrying an [`OnUpgrade`] extension. The server then:
-//!
-//! 1. writes the 101 response head (its body, if any, is dropped unsent);
-//! 2. finishes the request: its unread body is drained as after any
-//!    response (if that fails, the connection closes and the function is
-//!    dropped uncalled);
-//! 3. calls the [`OnUpgrade`] function **on the connection's own green
-//!    thread** with the [`Upgraded`] connection: the stream and the bytes
-//!    the server had already read past the request;
-//! 4. closes the connection when the function returns (dropping the
-//!    `Upgraded` closes it as well).
-//!
-//! The upgraded connection stays one of the server's: it holds its place
-//! under `max_connections`, a graceful stop waits for the function (and
-//! cancels it after the drain timeout), and a panic in it is caught and
-//! logged like a handler's. A `101` response without an `OnUpgrade` closes
-//! the connection after the head; an `OnUpgrade` on any other status is
-//! dropped uncalled.
+//! The protocol is in [`OnUpgrade`]'s docs.
 
 use std::any::Any;
 use std::fmt;
@@ -33,8 +15,29 @@ use super::transport::Transport;
 type UpgradeFn = Box<dyn FnOnce(Upgraded) + Send>;
 
 /// What to do with the connection once a `101 Switching Protocols`
-/// response has been sent: a response extension (see the [module
-/// docs](self) for the protocol).
+/// response has been sent: a response extension.
+///
+/// A handler that accepts an upgrade returns a `101 Switching Protocols`
+/// response carrying an [`OnUpgrade`] extension. The server then:
+///
+/// 1. writes the 101 response head (its body, if any, is dropped unsent);
+/// 2. finishes the request: its unread body is drained as after any
+///    response (if that fails, the connection closes and the function is
+///    dropped uncalled);
+/// 3. calls the [`OnUpgrade`] function **on the connection's own green
+///    thread** with the [`Upgraded`] connection: the stream and the bytes
+///    the server had already read past the request;
+/// 4. ends the connection's green thread when the function returns. The
+///    connection closes when the `Upgraded` is dropped; a function may
+///    move it to a green thread of its own instead, which takes it out of
+///    the server's accounting below.
+///
+/// The upgraded connection stays one of the server's: it holds its place
+/// under `max_connections`, a graceful stop waits for the function (and
+/// cancels it after the drain timeout), and a panic in it is caught and
+/// logged like a handler's. A `101` response without an `OnUpgrade` closes
+/// the connection after the head; an `OnUpgrade` on any other status is
+/// dropped uncalled.
 ///
 /// It is `Clone` (as the `http` crate asks of extensions); the clones share
 /// the one function, which runs at most once.
@@ -77,6 +80,7 @@ type UpgradeFn = Box<dyn FnOnce(Upgraded) + Send>;
 ///     got.push(byte[0]);
 /// }
 /// assert!(got.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// drop(conn); // the echo loop reads end-of-file and returns
 /// server.stop()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
