@@ -172,20 +172,27 @@ where
 /// `limit` bytes) and ends the exchange; whether the next request can be
 /// read.
 fn finish_body<S: Transport>(io: &mut ConnIo<S>, limit: u64) -> bool {
-    let drained = io.expect != Expect::Pending && {
-        let mut scratch = [0u8; 4096];
-        let mut total = 0u64;
-        loop {
-            match io.read_body(&mut scratch) {
-                Ok(0) => break true,
-                Ok(n) if total + (n as u64) <= limit => total += n as u64,
-                _ => break false,
-            }
-        }
+    let drained = match (io.body, io.expect) {
+        (BodyState::Done, _) => true,
+        (_, Expect::Pending) => false,
+        _ => drain(io, limit),
     };
     // A body kept past its exchange fails from now on.
     io.exchange += 1;
     drained
+}
+
+/// Reads the body to its end, if that takes at most `limit` bytes.
+fn drain<S: Transport>(io: &mut ConnIo<S>, limit: u64) -> bool {
+    let mut scratch = [0u8; 4096];
+    let mut total = 0u64;
+    loop {
+        match io.read_body(&mut scratch) {
+            Ok(0) => return true,
+            Ok(n) if total + (n as u64) <= limit => total += n as u64,
+            _ => return false,
+        }
+    }
 }
 
 /// Answers `status` if given, then closes with a linger.
