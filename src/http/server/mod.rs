@@ -89,8 +89,12 @@ impl Config {
 ///   accepted and ignored), streamed to the handler, never read whole
 ///   ahead of it. Response bodies get `Content-Length` when
 ///   [`Body::len`] is known, else chunked encoding (HTTP/1.1) or the end
-///   of the connection (HTTP/1.0). `HEAD` responses carry the headers a
-///   `GET` would, without the body.
+///   of the connection (HTTP/1.0); framing is the server's business, so
+///   a handler's own `Content-Length`, `Transfer-Encoding` and
+///   `Connection` headers are replaced (`Connection: close` is honoured).
+///   `HEAD` responses carry the headers a `GET` would, without the body:
+///   return what a `GET` would (the body is dropped unsent, its length is
+///   sent), or an empty body with your own `Content-Length`.
 /// - **Connections.** HTTP/1.1 keep-alive and pipelining; HTTP/1.0 keeps
 ///   the connection only if asked (`Connection: keep-alive`);
 ///   `Connection: close` from either side is honoured. A body the handler
