@@ -14,6 +14,19 @@
 //! | `write.rs` | response framing and writing, the `Date` cache |
 //! | `transport.rs` | the stream trait (`TcpStream` now; a TLS stream next) |
 //! | `upgrade.rs` | `OnUpgrade`, `Upgraded` |
+//!
+//! **Plugging TLS in.** `serve_background`'s per-connection closure
+//! registers the accepted `TcpStream` (the registry shuts that socket to
+//! close an idle connection at a stop) and calls
+//! `conn::serve_connection(stream, ..)`. A TLS server does the same with
+//! one step between: register the `TcpStream`, run the handshake on the
+//! connection's green thread (bounded by `header_timeout`, e.g. with
+//! `crate::timeout`), and pass the TLS stream, which implements
+//! `Transport` (`set_write_timeout` on the socket underneath,
+//! `shutdown_write` sending `close_notify` first), to `serve_connection`.
+//! Nothing else in the connection code knows what the stream is; an
+//! upgraded TLS connection is handed over as an `Upgraded` whose
+//! `downcast` yields the TLS stream type.
 
 mod conn;
 mod head;
