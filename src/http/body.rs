@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::{self, Cursor, Read};
+use std::sync::Arc;
 
 /// The body of an HTTP request or response: a stream of bytes, read with
 /// [`Read`].
@@ -39,6 +40,21 @@ enum Kind {
         reader: Box<dyn Read + Send>,
         len: Option<u64>,
     },
+    /// A request body arriving on a server connection: reads go to the
+    /// connection (one shared source per connection, so no allocation per
+    /// request), tagged with the exchange they belong to.
+    Incoming {
+        source: Arc<dyn Incoming>,
+        exchange: u64,
+        len: Option<u64>,
+    },
+}
+
+/// Where an incoming request body is read from: a server connection.
+/// `exchange` tells which request the body belongs to, so a body kept
+/// past its exchange fails instead of reading the next request's bytes.
+pub(crate) trait Incoming: Send + Sync {
+    fn read(&self, exchange: u64, buf: &mut [u8]) -> io::Result<usize>;
 }
 
 impl Body {
@@ -74,6 +90,25 @@ impl Body {
         }
     }
 
+    /// A request body read from a server connection (`len`: its
+    /// `Content-Length`, if it had one).
+    pub(crate) fn incoming(source: Arc<dyn Incoming>, exchange: u64, len: Option<u64>) -> Body {
+        Body {
+            kind: Kind::Incoming { source, exchange, len },
+        }
+    }
+
+    /// The bytes still to be read, when the body holds them in memory (a
+    /// writer sends them without copying them through `read`).
+    pub(crate) fn as_slice(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Empty => Some(&[]),
+            Kind::Static(c) => Some(&c.get_ref()[c.position() as usize..]),
+            Kind::Owned(c) => Some(&c.get_ref()[c.position() as usize..]),
+            Kind::Reader { .. } | Kind::Incoming { .. } => None,
+        }
+    }
+
     /// The number of bytes still to be read, when known.
     ///
     /// ```
@@ -85,7 +120,7 @@ impl Body {
             Kind::Empty => Some(0),
             Kind::Static(c) => Some(c.get_ref().len() as u64 - c.position()),
             Kind::Owned(c) => Some(c.get_ref().len() as u64 - c.position()),
-            Kind::Reader { len, .. } => *len,
+            Kind::Reader { len, .. } | Kind::Incoming { len, .. } => *len,
         }
     }
 
@@ -154,6 +189,13 @@ impl Read for Body {
             Kind::Owned(c) => c.read(buf),
             Kind::Reader { reader, len } => {
                 let n = reader.read(buf)?;
+                if let Some(len) = len {
+                    *len = len.saturating_sub(n as u64);
+                }
+                Ok(n)
+            }
+            Kind::Incoming { source, exchange, len } => {
+                let n = source.read(*exchange, buf)?;
                 if let Some(len) = len {
                     *len = len.saturating_sub(n as u64);
                 }

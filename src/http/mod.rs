@@ -2,8 +2,9 @@
 //!
 //! The types are the [`http`](https://docs.rs/http) crate's ([`Request`],
 //! [`Response`], [`StatusCode`], [`Method`], [`header`]) with verdant's
-//! streaming [`Body`]. The client: [`get`] and [`Client`] (keep-alive pool,
-//! redirects, timeouts; errors are [`Error`]).
+//! streaming [`Body`]. The server: [`Server`] (one green thread per
+//! connection, as Go's `net/http`). The client: [`get`] and [`Client`]
+//! (keep-alive pool, redirects, timeouts; errors are [`Error`]).
 //!
 //! ```
 //! use verdant::http::{Body, Request, Response, StatusCode};
@@ -16,7 +17,9 @@
 
 mod body;
 mod client;
+mod server;
 
 pub use self::body::Body;
 pub use self::client::{get, Client, ClientBuilder, Error, ErrorKind};
+pub use self::server::{OnUpgrade, Server, ServerBuilder, ServerHandle, Upgraded};
 pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
