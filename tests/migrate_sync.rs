@@ -867,3 +867,32 @@ fn a_thousand_green_threads_wait_on_one_worker() {
         assert_eq!(leaders.load(Ordering::SeqCst), 1);
     });
 }
+
+/// A green thread cancelled while waiting at a `Barrier` takes its arrival
+/// back: the round still needs `n` live threads (had the arrival stayed,
+/// the next thread would pass alone as leader and the main thread would
+/// wait for ever).
+#[test]
+fn a_cancelled_barrier_waiter_withdraws_its_arrival() {
+    let _w = watchdog(Duration::from_secs(60));
+    rt(1).block_on(|| {
+        let barrier = Arc::new(verdant::sync::Barrier::new(2));
+        let arriving = verdant::sync::Event::new();
+        let (b, a) = (barrier.clone(), arriving.clone());
+        let gone = verdant::spawn(move || {
+            a.set();
+            // No park point between the `set` and the arrival: on one
+            // worker, the main thread runs again only once this one has
+            // arrived and parked in `wait`.
+            b.wait();
+        });
+        arriving.wait();
+        gone.cancel();
+        assert!(gone.join().unwrap_err().is_cancelled());
+        let b = barrier.clone();
+        let other = verdant::spawn(move || b.wait().is_leader());
+        let me = barrier.wait().is_leader();
+        let them = other.join().unwrap();
+        assert!(me != them, "exactly one leader among the two live threads");
+    });
+}
