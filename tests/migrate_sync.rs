@@ -16,7 +16,7 @@
 //!
 //! After them, what only verdant promises: a thousand green threads
 //! waiting on one barrier and one condvar on ONE worker, which std's
-//! would block.
+//! would block; a cancelled barrier waiter taking its arrival back.
 
 mod support;
 
