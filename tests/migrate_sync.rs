@@ -5,14 +5,16 @@
 //! documentation of `Mutex`, `MutexGuard`, `RwLock`, `Condvar` and
 //! `Barrier` shows, in our own words): the Book's counter, guards dropped
 //! early, poisoning and its recovery, `try_lock`, many readers and one
-//! writer, `downgrade`, condition-variable waits of every kind, barriers
-//! reused across rounds, and the `Debug` output of each type. They are
+//! writer, condition-variable waits of every kind, barriers reused across
+//! rounds, and the `Debug` output of each type. They are
 //! compiled three times with nothing changed but their `use` lines (the
 //! lock types *and* the thread module): against std (proving they are std
 //! programs), and against verdant, run on a plain OS thread and inside a
 //! green thread. None of them sleeps to synchronise: who waits on whom is
 //! decided by the locks, condvars and barriers themselves, so a lost
-//! wakeup hangs (and the watchdog fails the test).
+//! wakeup hangs (and the watchdog fails the test). One more program,
+//! `RwLockWriteGuard::downgrade`, runs against verdant only (see
+//! `downgrade_program!`).
 //!
 //! After them, what only verdant promises: a thousand green threads
 //! waiting on one barrier and one condvar on ONE worker, which std's
@@ -399,26 +401,6 @@ macro_rules! programs {
             assert_eq!(lock.into_inner().unwrap_err().into_inner(), [1, 2, 3, 4]);
         }
 
-        /// `RwLockWriteGuard::downgrade`: a reader waiting for the writer
-        /// gets in (and sees what it wrote) while the downgraded guard is
-        /// still held; a writer still does not.
-        fn rwlock_downgrade() {
-            let lock = RwLock::new(0);
-            thread::scope(|s| {
-                let mut w = lock.write().unwrap();
-                let reader = s.spawn(|| *lock.read().unwrap());
-                *w = 7;
-                let r = RwLockWriteGuard::downgrade(w);
-                assert_eq!(reader.join().unwrap(), 7);
-                assert_eq!(*r, 7);
-                let writer = s.spawn(|| matches!(lock.try_write(), Err(TryLockError::WouldBlock)));
-                assert!(writer.join().unwrap());
-                drop(r);
-            });
-            *lock.write().unwrap() += 1;
-            assert_eq!(lock.into_inner().unwrap(), 8);
-        }
-
         /// std's first `Condvar` example: wait in a loop until another
         /// thread says it has started.
         fn condvar_wait_in_a_loop() {
@@ -736,10 +718,6 @@ macro_rules! programs {
             $run(rwlock_poisoned_by_a_writer_not_a_reader)
         }
         #[test]
-        fn rwlock_downgrade_runs() {
-            $run(rwlock_downgrade)
-        }
-        #[test]
         fn condvar_wait_in_a_loop_runs() {
             $run(condvar_wait_in_a_loop)
         }
@@ -778,6 +756,39 @@ macro_rules! programs {
     };
 }
 
+/// `RwLockWriteGuard::downgrade`, a std-style program of its own: std's is
+/// stable since Rust 1.92, above verdant's MSRV (1.86), so compiling it
+/// against std would stop this file from building on the MSRV. It runs
+/// against verdant only (it passes against std 1.92+ as written).
+macro_rules! downgrade_program {
+    (run = $run:path) => {
+        /// `RwLockWriteGuard::downgrade`: a reader waiting for the writer
+        /// gets in (and sees what it wrote) while the downgraded guard is
+        /// still held; a writer still does not.
+        fn rwlock_downgrade() {
+            let lock = RwLock::new(0);
+            thread::scope(|s| {
+                let mut w = lock.write().unwrap();
+                let reader = s.spawn(|| *lock.read().unwrap());
+                *w = 7;
+                let r = RwLockWriteGuard::downgrade(w);
+                assert_eq!(reader.join().unwrap(), 7);
+                assert_eq!(*r, 7);
+                let writer = s.spawn(|| matches!(lock.try_write(), Err(TryLockError::WouldBlock)));
+                assert!(writer.join().unwrap());
+                drop(r);
+            });
+            *lock.write().unwrap() += 1;
+            assert_eq!(lock.into_inner().unwrap(), 8);
+        }
+
+        #[test]
+        fn rwlock_downgrade_runs() {
+            $run(rwlock_downgrade)
+        }
+    };
+}
+
 /// The programs as written, against std.
 mod with_std {
     programs! {
@@ -809,6 +820,7 @@ mod verdant_on_os_thread {
             RwLockReadGuard, RwLockWriteGuard, TryLockError, TryLockResult, WaitTimeoutResult,
         };
     }
+    downgrade_program! { run = crate::on_os_thread }
 }
 
 /// The same programs, their `use` lines changed, inside a green thread.
@@ -826,6 +838,7 @@ mod verdant_in_green_thread {
             RwLockReadGuard, RwLockWriteGuard, TryLockError, TryLockResult, WaitTimeoutResult,
         };
     }
+    downgrade_program! { run = crate::in_green_thread }
 }
 
 /// A thousand green threads on ONE worker meet at one `Barrier`, then
