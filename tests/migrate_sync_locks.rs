@@ -1,6 +1,9 @@
-//! std-style lock programs that moved from `std::sync` to `verdant::sync`
-//! by changing only their `use` line, run on green threads and on plain OS
-//! threads; and poisoning as std defines it, per green thread.
+//! Verdant's own promises about its std-mirroring locks: poisoning as std
+//! defines it, per *green* thread (a neighbour's panic on the same worker
+//! does not poison, a cancellation or an elapsed `timeout` does not
+//! either), std's auto traits and variance, and `downgrade` waking parked
+//! green readers. The std-style programs that used to live here moved to
+//! `tests/migrate_sync.rs`, which also compiles them against std.
 
 mod support;
 
@@ -8,160 +11,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-// The one line a migration changes (it was `use std::sync::{...}`).
-use verdant::sync::{Condvar, LockResult, Mutex, PoisonError, RwLock, RwLockReadGuard, TryLockError};
-
-/// Joins a spawned thread: `true` if it returned, `false` if it panicked.
-type Join = Box<dyn FnOnce() -> bool>;
-/// Spawns a thread of one kind.
-type Spawn = fn(Box<dyn FnOnce() + Send>) -> Join;
-/// A std-style program, run with one kind of thread.
-type Program = fn(Spawn);
-
-fn green(f: Box<dyn FnOnce() + Send>) -> Join {
-    let h = verdant::spawn(f);
-    Box::new(move || h.join().is_ok())
-}
-
-fn os(f: Box<dyn FnOnce() + Send>) -> Join {
-    let h = std::thread::spawn(f);
-    Box::new(move || h.join().is_ok())
-}
-
-/// The Book's shared counter: ten threads add one each.
-fn counter(spawn: Spawn) {
-    let counter = Arc::new(Mutex::new(0));
-    let mut handles = vec![];
-    for _ in 0..10 {
-        let counter = Arc::clone(&counter);
-        handles.push(spawn(Box::new(move || {
-            let mut num = counter.lock().unwrap();
-            *num += 1;
-        })));
-    }
-    for handle in handles {
-        assert!(handle());
-    }
-    assert_eq!(*counter.lock().unwrap(), 10);
-}
-
-/// Workers append their ids to a shared vector; the vector is taken out
-/// of the lock at the end.
-fn collect_ids(spawn: Spawn) {
-    let ids = Arc::new(Mutex::new(Vec::new()));
-    let handles: Vec<_> = (0..8)
-        .map(|i| {
-            let ids = ids.clone();
-            spawn(Box::new(move || ids.lock().unwrap().push(i)))
-        })
-        .collect();
-    handles.into_iter().for_each(|h| assert!(h()));
-    let mut ids = Arc::try_unwrap(ids).unwrap().into_inner().unwrap();
-    ids.sort();
-    assert_eq!(ids, (0..8).collect::<Vec<_>>());
-}
-
-/// Many readers at once, one writer at a time.
-fn readers_and_writer(spawn: Spawn) {
-    let lock = RwLock::new(5);
-    {
-        let r1 = lock.read().unwrap();
-        let r2 = lock.read().unwrap();
-        assert_eq!(*r1 + *r2, 10);
-        assert!(matches!(lock.try_write(), Err(TryLockError::WouldBlock)));
-    }
-    *lock.write().unwrap() += 1;
-    let lock = Arc::new(lock);
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let lock = lock.clone();
-            spawn(Box::new(move || {
-                *lock.write().unwrap() += 1;
-                assert!(*lock.read().unwrap() >= 7);
-            }))
-        })
-        .collect();
-    handles.into_iter().for_each(|h| assert!(h()));
-    assert_eq!(*lock.read().unwrap(), 10);
-}
-
-/// A thread waits, with a condvar, until another says it has started.
-fn wait_for_start(spawn: Spawn) {
-    let pair = Arc::new((Mutex::new(false), Condvar::new()));
-    let pair2 = Arc::clone(&pair);
-    let h = spawn(Box::new(move || {
-        let (lock, cvar) = &*pair2;
-        *lock.lock().unwrap() = true;
-        cvar.notify_one();
-    }));
-    let (lock, cvar) = &*pair;
-    let mut started = lock.lock().unwrap();
-    while !*started {
-        started = cvar.wait(started).unwrap();
-    }
-    drop(started);
-    // The same with `wait_while` and `wait_timeout_while`.
-    let done = cvar.wait_while(lock.lock().unwrap(), |s| !*s).unwrap();
-    drop(done);
-    let (g, r) = cvar
-        .wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(60), |s| !*s)
-        .unwrap();
-    assert!(*g && !r.timed_out());
-    drop(g);
-    assert!(h());
-}
-
-/// A thread panics while holding the lock; the others recover the data
-/// from the `PoisonError`, as std's docs show.
-fn recover_from_poison(spawn: Spawn) {
-    let lock = Arc::new(Mutex::new(0));
-    let lock2 = lock.clone();
-    let h = spawn(Box::new(move || {
-        let mut g = lock2.lock().unwrap();
-        *g = 1;
-        panic!("a panic while holding the lock");
-    }));
-    assert!(!h(), "the thread panicked");
-    assert!(lock.is_poisoned());
-    let r: LockResult<_> = lock.lock();
-    let mut guard = match r {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    assert_eq!(*guard, 1);
-    *guard = 2;
-    drop(guard);
-    match lock.try_lock() {
-        Err(TryLockError::Poisoned(e)) => assert_eq!(**e.get_ref(), 2),
-        _ => panic!("still poisoned"),
-    }
-    lock.clear_poison();
-    assert_eq!(*lock.lock().unwrap(), 2);
-}
-
-const PROGRAMS: [(&str, Program); 5] = [
-    ("counter", counter),
-    ("collect_ids", collect_ids),
-    ("readers_and_writer", readers_and_writer),
-    ("wait_for_start", wait_for_start),
-    ("recover_from_poison", recover_from_poison),
-];
-
-#[test]
-fn std_programs_on_green_threads() {
-    for (name, program) in PROGRAMS {
-        eprintln!("{name}");
-        support::run(move || program(green));
-    }
-}
-
-#[test]
-fn std_programs_on_os_threads() {
-    for (name, program) in PROGRAMS {
-        eprintln!("{name}");
-        program(os);
-    }
-}
+use verdant::sync::{Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 #[test]
 fn a_panicking_green_thread_poisons_and_into_inner_keeps_the_value() {

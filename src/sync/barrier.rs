@@ -37,8 +37,15 @@ pub struct Barrier {
 
 /// What [`Barrier::wait`] returns: exactly one waiter per round is the
 /// leader.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct BarrierWaitResult(bool);
+
+impl fmt::Debug for BarrierWaitResult {
+    /// `BarrierWaitResult { is_leader: .. }`, as std's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierWaitResult").field("is_leader", &self.0).finish()
+    }
+}
 
 impl BarrierWaitResult {
     /// Whether this waiter is the round's leader (the last to arrive).
@@ -101,6 +108,7 @@ impl Drop for Withdraw<'_> {
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Barrier").field("n", &self.n).finish_non_exhaustive()
+        // `Barrier { .. }`, as std's.
+        f.debug_struct("Barrier").finish_non_exhaustive()
     }
 }

@@ -321,7 +321,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
         match self.try_lock() {
             Ok(g) => d.field("data", &&*g),
             Err(TryLockError::Poisoned(e)) => d.field("data", &&**e.get_ref()),
-            Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+            // std prints this placeholder as a string (quoted), though its
+            // `RwLock` prints the same placeholder bare.
+            Err(TryLockError::WouldBlock) => d.field("data", &"<locked>"),
         };
         d.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
     }
@@ -823,9 +825,16 @@ impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
 /// let ready = cv.wait_while(lock.lock().unwrap(), |ready| !*ready).unwrap();
 /// assert!(*ready);
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Condvar {
     waiters: RawMutex<WaitList>,
+}
+
+impl fmt::Debug for Condvar {
+    /// `Condvar { .. }`, as std's.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condvar").finish_non_exhaustive()
+    }
 }
 
 impl UnwindSafe for Condvar {}
