@@ -113,6 +113,7 @@ mod futures;
 mod green;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod io;
 mod local;
 pub mod net;
 mod pool;
