@@ -120,6 +120,7 @@ mod pool;
 mod runtime;
 #[allow(unsafe_code)]
 mod scope;
+pub mod signal;
 pub mod sync;
 mod time;
 
