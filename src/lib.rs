@@ -117,6 +117,7 @@ pub mod io;
 mod local;
 pub mod net;
 mod pool;
+pub mod process;
 mod runtime;
 #[allow(unsafe_code)]
 mod scope;

@@ -72,7 +72,6 @@ pub(crate) fn ready_now(fd: BorrowedFd<'_>, read: bool) -> io::Result<bool> {
 ///
 /// The caller must hold `pid` unreaped (its own child, not yet waited
 /// for), so that the number cannot name a recycled process.
-#[allow(dead_code)] // used by `process` (next commit)
 pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: pidfd_open takes two integers and returns a new descriptor
@@ -91,7 +90,6 @@ pub(crate) fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
 /// reaping it (`waitid(P_PID, pid, WEXITED | WNOWAIT)`), so that std's
 /// `Child::try_wait` collects the status afterwards. The fallback of
 /// kernels without `pidfd_open`; run on the blocking pool.
-#[allow(dead_code)] // used by `process` (next commit)
 pub(crate) fn wait_exited(pid: u32) -> io::Result<()> {
     let id = libc::id_t::from(pid);
     loop {
