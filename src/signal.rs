@@ -3,7 +3,7 @@
 //! The handler is `signal-hook`'s (a well-kept crate, not a hand-written
 //! one): on a signal it records it in a pending set and writes a byte to
 //! a self-pipe (a Unix socket pair). The read end is a
-//! [`GreenFd`](crate::io::GreenFd), so a green thread waiting for signals
+//! [`GreenFd`], so a green thread waiting for signals
 //! parks on its worker's reactor and a plain OS thread blocks in `poll(2)`;
 //! nobody spins and no thread is started.
 //!
