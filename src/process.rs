@@ -235,8 +235,10 @@ impl Command {
 
     /// Runs the child to its end, collecting its stdout and stderr (piped
     /// unless set; stdin is null unless set). The two pipes are read
-    /// concurrently (a second green thread reads stderr), so a child that
-    /// fills one while the other is being read does not deadlock.
+    /// concurrently (a second green thread reads stderr: on the current
+    /// runtime, or on the default one when called from a plain OS thread),
+    /// so a child that fills one while the other is being read does not
+    /// deadlock.
     ///
     /// # Errors
     ///

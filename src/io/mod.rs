@@ -135,6 +135,11 @@ impl<T: AsFd> GreenFd<T> {
     /// The wrapped value, mutably. Its operations do not wait: they fail
     /// with `WouldBlock` (use [`read_with_mut`](GreenFd::read_with_mut)).
     ///
+    /// Do not replace the value or its descriptor through this reference
+    /// (`*fd.get_mut() = other`): the reactor registration keeps the first
+    /// descriptor's number, and would then watch, and on drop deregister,
+    /// whatever descriptor reuses that number.
+    ///
     /// ```
     /// # use std::os::unix::net::UnixStream;
     /// let (a, _b) = UnixStream::pair()?;
