@@ -4,13 +4,15 @@
 //! cargo run --release --example echo_server -- --addr 127.0.0.1:7000 [--max-secs 10] [--max-conns 10000]
 //! ```
 //!
-//! Runs until Ctrl-C, or for `--max-secs` and then stops gracefully
-//! (stops accepting, gives open connections one second to finish).
+//! Runs until Ctrl-C (SIGINT) or SIGTERM, or for `--max-secs`, and then
+//! stops gracefully (stops accepting, gives open connections one second to
+//! finish).
 
 use std::io::{Read, Write};
 use std::time::Duration;
 
 use verdant::net::{serve_background, TcpListener};
+use verdant::signal::{Signals, SIGINT, SIGTERM};
 
 fn main() -> std::io::Result<()> {
     let mut addr = "127.0.0.1:7000".to_string();
@@ -26,6 +28,8 @@ fn main() -> std::io::Result<()> {
             _ => usage(&format!("unknown argument {arg}")),
         }
     }
+    // Registered first, so that a Ctrl-C from now on is caught, not fatal.
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
     let listener = TcpListener::builder().backlog(4096).nodelay(true).bind(addr.as_str())?;
     let server = serve_background(listener, max_conns, |mut conn, _peer| {
         let mut buf = [0u8; 4096];
@@ -38,13 +42,22 @@ fn main() -> std::io::Result<()> {
         }
     })?;
     eprintln!("echo server on {} (Ctrl-C to stop)", server.local_addr());
-    match max_secs {
-        Some(secs) => {
-            verdant::sleep(Duration::from_secs(secs));
-            eprintln!("{secs} s are up: stopping ({} connections open)", server.connections());
-            server.stop_timeout(Duration::from_secs(1))
-        }
-        None => server.wait(),
+    let why = match max_secs {
+        Some(secs) => match signals.wait_timeout(Duration::from_secs(secs)) {
+            Some(sig) => signal_name(sig),
+            None => format!("{secs} s are up"),
+        },
+        None => signals.next().map_or_else(|| "signals closed".to_string(), signal_name),
+    };
+    eprintln!("{why}: stopping ({} connections open)", server.connections());
+    server.stop_timeout(Duration::from_secs(1))
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        SIGINT => "Ctrl-C".to_string(),
+        SIGTERM => "SIGTERM".to_string(),
+        n => format!("signal {n}"),
     }
 }
 

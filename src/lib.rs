@@ -113,12 +113,15 @@ mod futures;
 mod green;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod io;
 mod local;
 pub mod net;
 mod pool;
+pub mod process;
 mod runtime;
 #[allow(unsafe_code)]
 mod scope;
+pub mod signal;
 pub mod sync;
 mod time;
 
