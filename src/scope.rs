@@ -419,6 +419,22 @@ impl<T> ScopedJoinHandle<'_, T> {
     pub fn thread(&self) -> GreenThread {
         GreenThread::new(self.inner.task().clone())
     }
+
+    /// Cancels the green thread, as [`JoinHandle::cancel`](crate::JoinHandle::cancel)
+    /// does: it unwinds from its next blocking call. This is not a failure
+    /// of the scope: its other threads go on.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// verdant::scope(|s| {
+    ///     let h = s.spawn(|| verdant::sleep(Duration::from_secs(3600)));
+    ///     h.cancel();
+    ///     assert!(h.join().unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel(&self) {
+        crate::green::cancel(self.inner.task());
+    }
 }
 
 impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
