@@ -50,7 +50,10 @@ pub fn wait_any<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>)
 /// assert_eq!(verdant::wait_any_timeout([&h], Duration::from_millis(5)), None);
 /// h.cancel();
 /// ```
-pub fn wait_any_timeout<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>, dur: Duration) -> Option<usize> {
+pub fn wait_any_timeout<'a, T: 'a>(
+    handles: impl IntoIterator<Item = &'a JoinHandle<T>>,
+    dur: Duration,
+) -> Option<usize> {
     let tasks = headers(handles);
     wait_tasks(&tasks, Until::Within(Instant::now().checked_add(dur)))
 }

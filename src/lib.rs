@@ -130,10 +130,10 @@ pub use green::{
     available_parallelism, current, park, park_timeout, spawn, yield_now, Builder, GreenId, GreenThread, JoinHandle,
     Thread, ThreadId,
 };
+pub use group::Group;
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
-pub use group::Group;
 pub use scope::{scope, try_scope, Scope, ScopedJoinHandle, TryScope};
 pub use time::{sleep, sleep_until, spawn_after, timeout, timeout_at};
 

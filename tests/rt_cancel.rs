@@ -324,7 +324,11 @@ fn a_cancelled_parent_takes_its_group_with_it() {
         }
         parent.cancel();
         assert!(parent.join().unwrap_err().is_cancelled());
-        assert_eq!(exits.load(Ordering::SeqCst), 3, "the group's threads outlived their cancelled owner");
+        assert_eq!(
+            exits.load(Ordering::SeqCst),
+            3,
+            "the group's threads outlived their cancelled owner"
+        );
     });
 }
 

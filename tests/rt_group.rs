@@ -99,7 +99,11 @@ fn dropping_a_group_cancels_its_threads_and_waits_for_them() {
             ready_rx.recv().unwrap();
         }
         drop(group);
-        assert_eq!(dropped.load(Ordering::SeqCst), 4, "the drop returned before its threads ended");
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            4,
+            "the drop returned before its threads ended"
+        );
     });
 }
 
@@ -120,7 +124,10 @@ fn cancel_all_cancels_and_waits_and_the_group_can_be_reused() {
         assert!(group.is_empty());
         group.spawn(|| ());
         assert!(group.join_next().unwrap().is_ok());
-        assert!(group.join_next().is_none(), "no stale completion left from the cancelled ones");
+        assert!(
+            group.join_next().is_none(),
+            "no stale completion left from the cancelled ones"
+        );
     });
 }
 

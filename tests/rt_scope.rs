@@ -303,7 +303,10 @@ fn siblings_parked_everywhere(how: Failure) -> (usize, usize, usize, bool) {
             Failure::Err => {
                 let r: Result<(), &str> = verdant::try_scope(|s| {
                     for f in parked {
-                        s.spawn(move || Ok(f()));
+                        s.spawn(move || {
+                            f();
+                            Ok(())
+                        });
                     }
                     wait_parked();
                     s.spawn(|| Err::<(), _>("failed"));
@@ -339,7 +342,10 @@ fn check_siblings_parked_everywhere(how: Failure) {
         "child failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"), "the child ran the test");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "the child ran the test"
+    );
 }
 
 #[test]
@@ -400,7 +406,10 @@ fn try_scope_returns_the_body_s_value_when_nothing_fails() {
     let _w = watchdog(Duration::from_secs(30));
     let data = [1, 2, 3, 4];
     let r: Result<i32, String> = verdant::try_scope(|s| {
-        let hs: Vec<_> = data.chunks(2).map(|c| s.spawn(move || Ok(c.iter().sum::<i32>()))).collect();
+        let hs: Vec<_> = data
+            .chunks(2)
+            .map(|c| s.spawn(move || Ok(c.iter().sum::<i32>())))
+            .collect();
         Ok(hs.into_iter().map(|h| h.join().unwrap()).sum())
     });
     assert_eq!(r, Ok(10));
