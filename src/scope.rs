@@ -406,16 +406,38 @@ pub struct ScopedJoinHandle<'scope, T> {
 
 impl<T> ScopedJoinHandle<'_, T> {
     /// Waits for the green thread and returns its value.
+    ///
+    /// ```
+    /// let n = 20;
+    /// verdant::scope(|s| assert_eq!(s.spawn(|| n + 1).join().unwrap(), 21));
+    /// ```
     pub fn join(self) -> Result<T, JoinError> {
         self.inner.join()
     }
 
     /// Whether it has finished.
+    ///
+    /// ```
+    /// verdant::scope(|s| {
+    ///     let h = s.spawn(|| ());
+    ///     while !h.is_finished() {
+    ///         verdant::yield_now();
+    ///     }
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.inner.task().is_complete()
     }
 
     /// The green thread.
+    ///
+    /// ```
+    /// verdant::scope(|s| {
+    ///     let h = s.spawn(verdant::park);
+    ///     h.thread().unpark();
+    ///     h.join().unwrap();
+    /// });
+    /// ```
     pub fn thread(&self) -> GreenThread {
         GreenThread::new(self.inner.task().clone())
     }
