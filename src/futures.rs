@@ -32,9 +32,9 @@ use crate::runtime::wait::{self, Enlisted, Registration, Sources, Until};
 /// let slow = verdant::spawn(|| verdant::sleep(Duration::from_secs(3600)));
 /// let fast = verdant::spawn(|| ());
 /// assert_eq!(verdant::wait_any([&slow, &fast]), 1);
-/// slow.cancel();
 /// let all = vec![slow, fast];
-/// assert_eq!(verdant::wait_any(&all), 0); // both finished: the lowest
+/// assert_eq!(verdant::wait_any(&all), 1);
+/// all[0].cancel();
 /// ```
 pub fn wait_any<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>) -> usize {
     let tasks = headers(handles);

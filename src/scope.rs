@@ -151,13 +151,16 @@ fn wait_for_threads(data: &ScopeData) {
     let mut i = 0;
     while let Some(task) = data.task(i) {
         loop {
-            let deadline = if passed_down { None } else { interrupt_deadline() };
-            if task::wait_complete_once(&task, deadline) {
-                break;
-            }
+            // Looked at before every park, not only after a wakeup: the
+            // wakeup of a cancellation may have been taken by an earlier
+            // park (one that returned because its thread completed).
             if !passed_down && interrupted() {
                 data.cancel_all();
                 passed_down = true;
+            }
+            let deadline = if passed_down { None } else { interrupt_deadline() };
+            if task::wait_complete_once(&task, deadline) {
+                break;
             }
         }
         i += 1;
@@ -299,7 +302,7 @@ pub struct TryScope<'scope, 'env, E> {
 ///         verdant::sleep(Duration::from_secs(3600)); // cancelled at once
 ///         Ok(())
 ///     });
-///     s.spawn(|| Err("no route to host".to_string()));
+///     s.spawn(|| Err::<(), _>("no route to host".to_string()));
 ///     Ok(())
 /// });
 /// assert_eq!(r.unwrap_err(), "no route to host");
