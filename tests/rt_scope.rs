@@ -76,8 +76,11 @@ fn an_unjoined_panic_makes_the_scope_panic_after_all_finish() {
     let (_tx, rx) = verdant::sync::bounded::<()>(1);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         verdant::scope(|s| {
-            s.spawn(|| {
-                let _g = DropCount(exited.clone());
+            // Captured: a thread cancelled before it starts drops it too.
+            let g = DropCount(exited.clone());
+            let rx = &rx;
+            s.spawn(move || {
+                let _g = g;
                 // Never sent to: only the scope's cancellation ends this.
                 let _ = rx.recv();
             });
@@ -116,15 +119,19 @@ fn an_enclosing_timeout_cancels_the_scope_which_waits_for_its_threads() {
             let borrowed = [7u8; 64];
             let _check = OnExit(|| seen_inside = exited.load(Ordering::SeqCst));
             verdant::scope(|s| {
-                s.spawn(|| {
-                    let _g = DropCount(exited.clone());
+                // Captured: a thread cancelled before it starts drops them.
+                let (g, g2) = (DropCount(exited.clone()), DropCount(exited.clone()));
+                let (rx, borrowed) = (&rx, &borrowed);
+                s.spawn(move || {
+                    let _g = g;
+                    // Reads the scope's caller's frame on the way out.
+                    let _read = OnExit(|| assert_eq!(borrowed[63], 7));
                     // A thread spawned by a scoped thread is cancelled too.
-                    s.spawn(|| {
-                        let _g = DropCount(exited.clone());
+                    s.spawn(move || {
+                        let _g = g2;
                         verdant::sleep(Duration::from_secs(3600));
                     });
                     let _ = rx.recv();
-                    assert_eq!(borrowed[63], 7);
                 });
             });
         });
@@ -155,9 +162,10 @@ fn cancelling_the_owner_cancels_the_scope_which_waits_for_its_threads() {
             verdant::scope(|s| {
                 s.spawn(|| {
                     let _g = DropCount(child_exited.clone());
+                    // Reads the scope's caller's frame on the way out.
+                    let _read = OnExit(|| assert_eq!(borrowed[0], 1));
                     in_tx.send(()).unwrap();
                     let _ = go_rx.recv();
-                    assert_eq!(borrowed[0], 1);
                 });
             });
         });
@@ -435,8 +443,11 @@ fn a_panic_of_the_body_cancels_the_threads() {
     let (_tx, rx) = verdant::sync::bounded::<()>(1); // never sent to
     let r = catch_unwind(AssertUnwindSafe(|| {
         verdant::scope(|s| {
-            s.spawn(|| {
-                let _g = DropCount(exited.clone());
+            // Captured: a thread cancelled before it starts drops it too.
+            let g = DropCount(exited.clone());
+            let rx = &rx;
+            s.spawn(move || {
+                let _g = g;
                 let _ = rx.recv();
             });
             panic!("body");
