@@ -38,7 +38,7 @@ fn main() {
             .iter()
             .map(|&(name, ms)| verdant::spawn(move || lookup(name, ms)))
             .collect();
-        let first = verdant::wait_any(&handles.iter().collect::<Vec<_>>());
+        let first = verdant::wait_any(&handles);
         println!("fastest mirror: {}", mirrors[first].0);
         for (i, h) in handles.into_iter().enumerate() {
             if i == first {

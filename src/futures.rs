@@ -1,5 +1,5 @@
-//! Waiting on several green threads: [`wait_any`], [`wait_all`], and
-//! [`iwait`] (gevent's), over [`JoinHandle`]s.
+//! Waiting on several green threads: [`wait_any`], [`wait_all`],
+//! [`join_any`] and [`iwait`] (gevent's), over [`JoinHandle`]s.
 //!
 //! A finishing green thread wakes every waiter on its `joiners` list, so one
 //! waiter (the caller) is registered on the list of each handle, then the
@@ -11,13 +11,16 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::error::JoinError;
 use crate::green::JoinHandle;
 use crate::runtime::park::Waiter;
 use crate::runtime::task::Header;
 use crate::runtime::wait::{self, Enlisted, Registration, Sources, Until};
 
-/// Waits until one of `handles` has finished; returns its index (the
-/// lowest among those already finished). Inside [`crate::timeout`], an
+/// Waits until one of `handles` has finished; returns its index in
+/// iteration order (the lowest among those already finished). Takes any
+/// iterable of handle references: an array or `Vec` of `&JoinHandle`s,
+/// `&Vec<JoinHandle>`, `handles.iter()`. Inside [`crate::timeout`], an
 /// expired deadline unwinds.
 ///
 /// # Panics
@@ -28,12 +31,14 @@ use crate::runtime::wait::{self, Enlisted, Registration, Sources, Until};
 /// use std::time::Duration;
 /// let slow = verdant::spawn(|| verdant::sleep(Duration::from_secs(3600)));
 /// let fast = verdant::spawn(|| ());
-/// assert_eq!(verdant::wait_any(&[&slow, &fast]), 1);
-/// slow.cancel();
+/// assert_eq!(verdant::wait_any([&slow, &fast]), 1);
+/// let all = vec![slow, fast];
+/// assert_eq!(verdant::wait_any(&all), 1);
+/// all[0].cancel();
 /// ```
-pub fn wait_any<T>(handles: &[&JoinHandle<T>]) -> usize {
-    assert!(!handles.is_empty(), "wait_any on no handles");
-    let tasks: Vec<&Header> = handles.iter().map(|h| h.0.header()).collect();
+pub fn wait_any<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>) -> usize {
+    let tasks = headers(handles);
+    assert!(!tasks.is_empty(), "wait_any on no handles");
     wait_tasks(&tasks, Until::Forever).expect("waits forever")
 }
 
@@ -42,25 +47,61 @@ pub fn wait_any<T>(handles: &[&JoinHandle<T>]) -> usize {
 /// ```
 /// use std::time::Duration;
 /// let h = verdant::spawn(|| verdant::sleep(Duration::from_secs(3600)));
-/// assert_eq!(verdant::wait_any_timeout(&[&h], Duration::from_millis(5)), None);
+/// assert_eq!(verdant::wait_any_timeout([&h], Duration::from_millis(5)), None);
 /// h.cancel();
 /// ```
-pub fn wait_any_timeout<T>(handles: &[&JoinHandle<T>], dur: Duration) -> Option<usize> {
-    let tasks: Vec<&Header> = handles.iter().map(|h| h.0.header()).collect();
+pub fn wait_any_timeout<'a, T: 'a>(
+    handles: impl IntoIterator<Item = &'a JoinHandle<T>>,
+    dur: Duration,
+) -> Option<usize> {
+    let tasks = headers(handles);
     wait_tasks(&tasks, Until::Within(Instant::now().checked_add(dur)))
 }
 
-/// Waits until every one of `handles` has finished.
+/// Waits until every one of `handles` has finished (any iterable of
+/// handle references, as [`wait_any`]).
 ///
 /// ```
 /// let hs: Vec<_> = (0..3).map(|i| verdant::spawn(move || i)).collect();
-/// verdant::wait_all(&hs.iter().collect::<Vec<_>>());
+/// verdant::wait_all(&hs);
 /// assert!(hs.iter().all(|h| h.is_finished()));
 /// ```
-pub fn wait_all<T>(handles: &[&JoinHandle<T>]) {
+pub fn wait_all<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>) {
     for h in handles {
         crate::green::wait_complete(h.0.header(), None);
     }
+}
+
+/// Joins whichever of `handles` finishes first: returns its outcome, its
+/// index, and the other handles in their order (`futures::select_all`'s
+/// shape, over green threads). The others run on; join, cancel or drop
+/// them. Inside [`crate::timeout`], an expired deadline unwinds.
+///
+/// # Panics
+///
+/// Panics if `handles` is empty.
+///
+/// ```
+/// use std::time::Duration;
+/// let mirrors = vec![
+///     verdant::spawn(|| { verdant::sleep(Duration::from_secs(3600)); "slow mirror" }),
+///     verdant::spawn(|| "fast mirror"),
+/// ];
+/// let (first, index, rest) = verdant::join_any(mirrors);
+/// assert_eq!((first.unwrap(), index), ("fast mirror", 1));
+/// for h in rest {
+///     h.cancel();
+/// }
+/// ```
+pub fn join_any<T>(handles: Vec<JoinHandle<T>>) -> (Result<T, JoinError>, usize, Vec<JoinHandle<T>>) {
+    let mut handles = handles;
+    let i = wait_any(&handles);
+    let first = handles.remove(i);
+    (first.join(), i, handles)
+}
+
+fn headers<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>) -> Vec<&'a Header> {
+    handles.into_iter().map(|h| h.0.header()).collect()
 }
 
 /// Yields `handles` as they finish, in completion order (gevent's

@@ -15,7 +15,7 @@ use crate::runtime::context;
 use crate::runtime::coroutine::{self, Suspend};
 use crate::runtime::interrupt;
 use crate::runtime::park::{self, OsParker};
-use crate::runtime::task::{self, Header, JoinInner, Spec, TaskRef, Wait};
+use crate::runtime::task::{self, Completion, Header, JoinInner, Spec, TaskRef, Wait};
 use crate::runtime::{Handle, Runtime, MAX_STACK_SIZE};
 use crate::scope::{Scope, ScopedJoinHandle};
 
@@ -135,12 +135,31 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.spawn_watched(handle, None, f)
+    }
+
+    /// [`Builder::spawn_on`], telling `completion` when the thread
+    /// completes (a [`crate::Group`]'s completion queue).
+    pub(crate) fn spawn_watched<F, T>(
+        self,
+        handle: &Handle,
+        completion: Option<Arc<dyn Completion>>,
+        f: F,
+    ) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         let spec = self.spec(handle, None)?;
         let (new, join) = if std::mem::size_of::<F>() > MAX_INLINE_CLOSURE {
             task::parts(spec, boxed(f))
         } else {
             task::parts(spec, f)
         };
+        if let Some(c) = completion {
+            // Before it is submitted: it cannot have completed yet.
+            join.header().set_completion(c);
+        }
         handle.submit(new)?;
         Ok(JoinHandle(join))
     }
@@ -220,6 +239,44 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         self.0.task().is_complete()
+    }
+
+    /// Like [`join`](JoinHandle::join), waiting at most `dur`: the thread's
+    /// outcome if it finished in time, else the handle back (`Err`), to
+    /// join later, [`cancel`](JoinHandle::cancel) or drop (gevent's
+    /// `join(timeout)`; std has none). Inside [`crate::timeout`], an
+    /// expired deadline unwinds, as for `join`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let h = verdant::spawn(|| verdant::sleep(Duration::from_secs(3600)));
+    /// let h = h.join_timeout(Duration::from_millis(5)).unwrap_err(); // still running
+    /// h.cancel();
+    /// let outcome = h.join_timeout(Duration::from_secs(60)).unwrap();
+    /// assert!(outcome.unwrap_err().is_cancelled());
+    /// ```
+    pub fn join_timeout(self, dur: Duration) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+        match Instant::now().checked_add(dur) {
+            Some(deadline) => self.join_deadline(deadline),
+            None => Ok(self.join()),
+        }
+    }
+
+    /// Like [`join_timeout`](JoinHandle::join_timeout), waiting until
+    /// `deadline` at most.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let h = verdant::spawn(|| 7);
+    /// let r = h.join_deadline(Instant::now() + Duration::from_secs(60));
+    /// assert_eq!(r.unwrap().unwrap(), 7);
+    /// ```
+    pub fn join_deadline(self, deadline: Instant) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+        if wait_complete(self.0.header(), Some(deadline)) {
+            Ok(self.join())
+        } else {
+            Err(self)
+        }
     }
 
     /// The green thread's id.

@@ -111,6 +111,7 @@ mod blocking;
 mod error;
 mod futures;
 mod green;
+mod group;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod io;
@@ -127,15 +128,16 @@ mod time;
 
 pub use blocking::spawn_blocking;
 pub use error::{Elapsed, JoinError};
-pub use futures::{iwait, wait_all, wait_any, wait_any_timeout, Iwait};
+pub use futures::{iwait, join_any, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use green::{
     available_parallelism, current, park, park_timeout, spawn, yield_now, Builder, GreenId, GreenThread, JoinHandle,
     Thread, ThreadId,
 };
+pub use group::Group;
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
-pub use scope::{scope, Scope, ScopedJoinHandle};
+pub use scope::{scope, try_scope, Scope, ScopedJoinHandle, TryScope};
 pub use time::{sleep, sleep_until, spawn_after, timeout, timeout_at};
 
 /// The long-form documentation, rendered for docs.rs (documentation

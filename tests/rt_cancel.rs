@@ -286,3 +286,174 @@ fn timeouts_fire_while_another_thread_of_the_worker_is_mid_unwind() {
     release.send(()).unwrap();
     assert!(a.join().unwrap_err().is_cancelled());
 }
+
+/// Counts its drops: a thread holding one ran its destructors.
+struct DropCount(Arc<AtomicUsize>);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A thread that signals `ready`, then parks until cancelled, counting its
+/// exit in `exits`.
+fn parked_child(exits: &Arc<AtomicUsize>, ready: &verdant::sync::Sender<()>) -> impl FnOnce() + Send + 'static {
+    let (g, ready) = (DropCount(exits.clone()), ready.clone());
+    move || {
+        let _g = g;
+        ready.send(()).unwrap();
+        verdant::sleep(Duration::from_secs(3600));
+    }
+}
+
+#[test]
+fn a_cancelled_parent_takes_its_group_with_it() {
+    run(|| {
+        let exits = Arc::new(AtomicUsize::new(0));
+        let (ready_tx, ready_rx) = bounded::<()>(8);
+        let (e, r) = (exits.clone(), ready_tx.clone());
+        let parent = verdant::spawn(move || {
+            let mut group = verdant::Group::new();
+            for _ in 0..3 {
+                group.spawn(parked_child(&e, &r));
+            }
+            group.join_next(); // parks: the cancellation unwinds from here
+        });
+        for _ in 0..3 {
+            ready_rx.recv().unwrap();
+        }
+        parent.cancel();
+        assert!(parent.join().unwrap_err().is_cancelled());
+        assert_eq!(
+            exits.load(Ordering::SeqCst),
+            3,
+            "the group's threads outlived their cancelled owner"
+        );
+    });
+}
+
+#[test]
+fn a_cancelled_parent_takes_its_scope_with_it() {
+    // Cancelled while its scope's body parks elsewhere, and while the scope
+    // waits for its threads (the body has returned).
+    for body_parks in [true, false] {
+        run(move || {
+            let exits = Arc::new(AtomicUsize::new(0));
+            let (ready_tx, ready_rx) = bounded::<()>(8);
+            let (e, r) = (exits.clone(), ready_tx.clone());
+            let parent = verdant::spawn(move || {
+                let (_tx, rx) = bounded::<()>(1); // never sent to
+                verdant::scope(|s| {
+                    for _ in 0..3 {
+                        s.spawn(parked_child(&e, &r));
+                    }
+                    if body_parks {
+                        r.send(()).unwrap();
+                        let _ = rx.recv();
+                    }
+                });
+            });
+            let expected = if body_parks { 4 } else { 3 };
+            for _ in 0..expected {
+                ready_rx.recv().unwrap();
+            }
+            parent.cancel();
+            assert!(parent.join().unwrap_err().is_cancelled());
+            assert_eq!(exits.load(Ordering::SeqCst), 3, "body_parks = {body_parks}");
+        });
+    }
+}
+
+#[test]
+fn cancellation_flows_down_through_groups_and_scopes() {
+    run(|| {
+        let exits = Arc::new(AtomicUsize::new(0));
+        let (ready_tx, ready_rx) = bounded::<()>(16);
+        let (e, r) = (exits.clone(), ready_tx.clone());
+        // parent -> group -> two threads, each -> scope -> two threads
+        let parent = verdant::spawn(move || {
+            let mut group = verdant::Group::new();
+            for _ in 0..2 {
+                let (e, r) = (e.clone(), r.clone());
+                group.spawn(move || {
+                    let _g = DropCount(e.clone());
+                    verdant::scope(|s| {
+                        for _ in 0..2 {
+                            s.spawn(parked_child(&e, &r));
+                        }
+                    });
+                });
+            }
+            group.join_all();
+        });
+        for _ in 0..4 {
+            ready_rx.recv().unwrap();
+        }
+        parent.cancel();
+        assert!(parent.join().unwrap_err().is_cancelled());
+        assert_eq!(exits.load(Ordering::SeqCst), 2 + 4);
+    });
+}
+
+#[test]
+fn join_timeout_gives_the_handle_back_or_the_outcome() {
+    run(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let h = verdant::spawn(move || rx.recv().unwrap());
+        let h = h.join_timeout(Duration::from_millis(10)).expect_err("still parked");
+        assert!(!h.is_finished());
+        tx.send(4).unwrap();
+        assert_eq!(h.join_timeout(Duration::from_secs(60)).unwrap().unwrap(), 4);
+        let h = verdant::spawn(|| -> u8 { panic!("x") });
+        assert!(h.join_timeout(Duration::from_secs(60)).unwrap().unwrap_err().is_panic());
+        let h = verdant::spawn(|| 1);
+        assert_eq!(h.join_timeout(Duration::MAX).unwrap().unwrap(), 1);
+    });
+}
+
+#[test]
+fn wait_any_and_wait_all_take_any_iterable_of_handles() {
+    run(|| {
+        let (tx, rx) = bounded::<()>(1);
+        let parked = verdant::spawn(move || rx.recv().unwrap());
+        let done = verdant::spawn(|| ());
+        assert_eq!(verdant::wait_any([&parked, &done]), 1);
+        assert_eq!(verdant::wait_any(vec![&done, &parked]), 0);
+        assert_eq!(verdant::wait_any_timeout([&parked], Duration::from_millis(5)), None);
+        let hs = vec![parked, done];
+        assert_eq!(verdant::wait_any(&hs), 1);
+        assert_eq!(verdant::wait_any(hs.iter().rev()), 0);
+        assert_eq!(verdant::wait_any_timeout(&hs, Duration::from_secs(60)), Some(1));
+        tx.send(()).unwrap();
+        verdant::wait_all(&hs);
+        verdant::wait_all(hs.iter());
+        assert!(hs.iter().all(|h| h.is_finished()));
+        assert_eq!(verdant::wait_any(&hs), 0);
+    });
+}
+
+#[test]
+fn join_any_joins_the_first_to_finish_and_returns_the_rest() {
+    run(|| {
+        let mut gates = Vec::new();
+        let mut hs = Vec::new();
+        for i in 0..3u32 {
+            let (tx, rx) = bounded::<()>(1);
+            gates.push(tx);
+            hs.push(verdant::spawn(move || {
+                rx.recv().unwrap();
+                i
+            }));
+        }
+        gates[1].send(()).unwrap();
+        let (first, index, rest) = verdant::join_any(hs);
+        assert_eq!((first.unwrap(), index), (1, 1));
+        assert_eq!(rest.len(), 2);
+        gates[2].send(()).unwrap();
+        let (first, index, rest) = verdant::join_any(rest);
+        assert_eq!((first.unwrap(), index), (2, 1));
+        gates[0].send(()).unwrap();
+        let (first, index, rest) = verdant::join_any(rest);
+        assert_eq!((first.unwrap(), index, rest.len()), (0, 0, 0));
+    });
+}

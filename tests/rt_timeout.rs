@@ -59,8 +59,8 @@ fn calls_without_timeout_errors_unwind_to_timeout() {
         let q = Queue::<u8>::new();
         assert!(verdant::timeout(Duration::from_millis(10), || q.get()).is_err());
         let h = verdant::spawn(|| verdant::sleep(LONG));
-        assert!(verdant::timeout(Duration::from_millis(10), || verdant::wait_all(&[&h])).is_err());
-        assert!(verdant::timeout(Duration::from_millis(10), || verdant::wait_any(&[&h])).is_err());
+        assert!(verdant::timeout(Duration::from_millis(10), || verdant::wait_all([&h])).is_err());
+        assert!(verdant::timeout(Duration::from_millis(10), || verdant::wait_any([&h])).is_err());
         h.cancel();
         assert!(h.join().unwrap_err().is_cancelled());
     });

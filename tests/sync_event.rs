@@ -60,10 +60,10 @@ fn futures_wait_any_all_iwait() {
             1
         });
         let fast = verdant::spawn(|| 2);
-        assert_eq!(verdant::wait_any(&[&slow, &fast]), 1);
-        assert_eq!(verdant::wait_any_timeout(&[&slow], Duration::from_millis(5)), None);
+        assert_eq!(verdant::wait_any([&slow, &fast]), 1);
+        assert_eq!(verdant::wait_any_timeout([&slow], Duration::from_millis(5)), None);
         gate.set();
-        verdant::wait_all(&[&slow, &fast]);
+        verdant::wait_all([&slow, &fast]);
         assert!(slow.is_finished());
 
         let gates: Vec<Event> = (0..4).map(|_| Event::new()).collect();

@@ -154,6 +154,39 @@ pub(crate) fn check_interrupts() {
     }
 }
 
+/// Whether [`check_interrupts`] would unwind now: the calling green thread
+/// was cancelled, or its timeout deadline has passed, and it is not
+/// unwinding already. A wait that must not unwind (`verdant::scope`)
+/// asks this to pass the interrupt down to the threads it owns.
+pub(crate) fn interrupted() -> bool {
+    if is_unwinding() {
+        return false;
+    }
+    current_task().is_some_and(|t| t.is_cancelled()) || timeout_deadline().is_some_and(|d| Instant::now() >= d)
+}
+
+/// The caller's timeout deadline, if it could still interrupt it (it is
+/// not unwinding): when a wait that must notice [`interrupted`] should
+/// wake up to look.
+pub(crate) fn interrupt_deadline() -> Option<Instant> {
+    timeout_deadline().filter(|_| !is_unwinding())
+}
+
+/// Whether a caught unwinding is one of the runtime's interrupts (a
+/// cancellation, an elapsed timeout) rather than a panic.
+pub(crate) fn is_interrupt(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<Cancelled>() || payload.is::<ElapsedUnwind>()
+}
+
+/// Unwinds the calling green thread as if it had been cancelled, now: a
+/// thread of `verdant::try_scope` whose function returned an error it
+/// handed to the scope (its join then reports a cancellation).
+#[cold]
+pub(crate) fn unwind_as_cancelled() -> ! {
+    mark(false);
+    std::panic::resume_unwind(Box::new(Cancelled))
+}
+
 /// Starts the unwinding of a cancelled green thread, unless it is unwinding
 /// already: a destructor that parks during that unwinding (closing a
 /// socket, releasing a lock) must be allowed to finish, since a second

@@ -66,7 +66,7 @@ use std::ops::Deref;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -111,6 +111,19 @@ pub(crate) struct Header {
     /// through [`Header::lock_joiners`] (which sets JOINERS), so that a
     /// thread nobody waits for completes without touching it.
     joiners: Mutex<WaitList>,
+    /// Told once the thread is complete (a `verdant::Group`'s completion
+    /// queue); set at most once, before the thread is submitted.
+    completion: OnceLock<Arc<dyn Completion>>,
+}
+
+/// Who is told when a green thread completes, besides its joiners: a
+/// `verdant::Group` keeps a queue of its finished threads this way, so
+/// that `join_next` never scans them.
+pub(crate) trait Completion: Send + Sync {
+    /// `task` is complete (its outcome can be taken) and its joiners were
+    /// woken. Runs once, wherever the thread completes (usually its
+    /// worker's loop): it must neither park nor panic.
+    fn completed(&self, task: &Header);
 }
 
 /// The functions that know a task's `F` and `T`.
@@ -186,6 +199,7 @@ where
             timer_seq: AtomicU64::new(0),
             timeout_deadline: AtomicU64::new(0),
             joiners: Mutex::new(WaitList::new()),
+            completion: OnceLock::new(),
         },
         stage: UnsafeCell::new(ManuallyDrop::new(Stage::<F, T>::Unrun(f))),
         unjoined_panic: spec.unjoined_panic,
@@ -357,13 +371,15 @@ impl Done {
 
     /// Step 7: marks the thread complete and wakes everyone waiting for it.
     pub(crate) fn complete(self) {
-        if !self.0.state.set_complete() {
-            // Nobody ever waited: no list to look at.
-            return;
+        // Nobody ever waited unless JOINERS was set: no list to look at.
+        if self.0.state.set_complete() {
+            let waiters = self.0.joiners.lock().take_all();
+            for w in waiters {
+                w.unpark();
+            }
         }
-        let waiters = self.0.joiners.lock().take_all();
-        for w in waiters {
-            w.unpark();
+        if let Some(c) = self.0.completion.get() {
+            c.completed(&self.0);
         }
     }
 }
@@ -570,6 +586,14 @@ impl Header {
 
     pub(crate) fn is_cancelled(&self) -> bool {
         self.state.is_cancelled()
+    }
+
+    /// Registers who is told when the thread completes (see
+    /// [`Completion`]). Call before the thread is submitted, at most once.
+    pub(crate) fn set_completion(&self, completion: Arc<dyn Completion>) {
+        if self.completion.set(completion).is_err() {
+            debug_assert!(false, "a green thread's completion was set twice");
+        }
     }
 
     pub(crate) fn is_complete(&self) -> bool {

@@ -140,3 +140,28 @@ pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>, how: Wait)
     }
     done
 }
+
+/// Parks the caller once on `task`'s joiners list, uninterruptibly, until
+/// a wakeup of any kind (the thread completing, an `unpark`, the caller's
+/// own cancellation, which unparks it) or `deadline`. Returns whether the
+/// thread is complete.
+///
+/// For waits that must not unwind but must notice their caller's
+/// interrupts (`verdant::scope` cancelling its threads when its owner is
+/// cancelled): the caller loops, and looks at its interrupts in between.
+pub(crate) fn wait_complete_once(task: &Header, deadline: Option<Instant>) -> bool {
+    if task.is_complete() {
+        return true;
+    }
+    let (joiners, guard) = task.lock_joiners();
+    // Checked under the lock: no completion is missed (see
+    // `State::set_complete`).
+    if task.is_complete() {
+        return true;
+    }
+    let reg = wait::Registration::enqueue(joiners, guard, wait::LONE);
+    park::park_uninterruptible(deadline);
+    // Joiners are woken by a broadcast: leaving holds nothing to pass on.
+    drop(reg);
+    task.is_complete()
+}

@@ -24,5 +24,5 @@ mod core;
 mod join;
 mod state;
 
-pub(crate) use self::core::{next_id, Done, Header, NewTask, Spec, TaskRef};
-pub(crate) use self::join::{parts, parts_unchecked, wait_complete, JoinInner, Wait};
+pub(crate) use self::core::{next_id, Completion, Done, Header, NewTask, Spec, TaskRef};
+pub(crate) use self::join::{parts, parts_unchecked, wait_complete, wait_complete_once, JoinInner, Wait};
