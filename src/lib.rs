@@ -121,6 +121,8 @@ mod runtime;
 mod scope;
 pub mod sync;
 mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use blocking::spawn_blocking;
 pub use error::{Elapsed, JoinError};
