@@ -49,7 +49,8 @@ use crate::net::TcpStream;
 /// use verdant::net::{TcpListener, TcpStream};
 /// use verdant::tls::{self, TlsStream};
 ///
-/// # let (cert_pem, key_pem, root_pem) = test_cert();
+/// # let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+/// # let (cert_pem, key_pem, root_pem) = (c.cert.pem(), c.signing_key.serialize_pem(), c.cert.pem());
 /// // A server config from PEM (a real server reads its files).
 /// let server = tls::server_config(cert_pem.as_bytes(), key_pem.as_bytes())?;
 /// let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -71,10 +72,6 @@ use crate::net::TcpStream;
 /// assert_eq!(back, "hello");
 /// echo.join().unwrap()?;
 /// # Ok::<(), std::io::Error>(())
-/// # fn test_cert() -> (String, String, String) {
-/// #     let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-/// #     (c.cert.pem(), c.signing_key.serialize_pem(), c.cert.pem())
-/// # }
 /// ```
 pub struct TlsStream<S = TcpStream> {
     conn: Connection,
