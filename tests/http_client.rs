@@ -931,6 +931,17 @@ mod https {
 
     impl Responder {
         fn start() -> Responder {
+            Responder::start_with(None)
+        }
+
+        /// Like `start`, but a second request on a connection finds it
+        /// closed without an answer, with a TLS `close_notify` first if
+        /// `notify`, or with the TCP connection just ending.
+        fn start_closing(notify: bool) -> Responder {
+            Responder::start_with(Some(notify))
+        }
+
+        fn start_with(close_second: Option<bool>) -> Responder {
             let config = tls::server_config(cert().0.as_bytes(), cert().1.as_bytes()).unwrap();
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             let addr = listener.local_addr().unwrap();
@@ -952,6 +963,11 @@ mod https {
                         let mut line = String::new();
                         while tls.read_line(&mut line)? > 2 {
                             line.clear();
+                        }
+                        match close_second {
+                            Some(true) if nth == 1 => return tls.shutdown(),
+                            Some(false) if nth == 1 => return Ok(()),
+                            _ => {}
                         }
                         let body = format!("conn {conn} request {nth} path {path}");
                         write!(tls, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
@@ -991,6 +1007,26 @@ mod https {
                 1,
                 "one connection, one handshake"
             );
+        });
+    }
+
+    #[test]
+    fn a_kept_alive_tls_connection_closed_by_the_server_is_retried() {
+        run(|| {
+            for notify in [true, false] {
+                let server = Responder::start_closing(notify);
+                let client = client();
+                let first = text(client.get(&server.url("/a")).unwrap());
+                assert_eq!(first, "conn 0 request 0 path /a");
+                // Reuses the pooled connection, meets the close (close_notify,
+                // or the TCP end without one), sends again on a new one.
+                let second = text(client.get(&server.url("/b")).unwrap());
+                assert_eq!(second, "conn 1 request 0 path /b", "notify: {notify}");
+                assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+                let err = client.post(&server.url("/c"), "once").unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Io, "notify: {notify}: {err}");
+                assert!(err.to_string().contains("closed the kept-alive connection"), "{err}");
+            }
         });
     }
 

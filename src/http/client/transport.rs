@@ -296,9 +296,14 @@ impl<S: Socket> GreenTransport<S> {
     }
 
     fn stale_or(&self, e: io::Error, timeout: &NextTimeout) -> ureq::Error {
+        // `UnexpectedEof` comes only from TLS: the server closed the TCP
+        // connection without a `close_notify` (a plain socket reads `Ok(0)`).
         let broken = matches!(
             e.kind(),
-            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
         );
         if broken && self.is_stale() {
             ureq::Error::Other(Box::new(Stale(e)))
