@@ -125,6 +125,8 @@ mod scope;
 pub mod signal;
 pub mod sync;
 mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use blocking::spawn_blocking;
 pub use error::{Elapsed, JoinError};

@@ -650,15 +650,24 @@ fn invalid_urls_give_clear_errors() {
         let req = Request::get("/relative").body(Body::empty()).unwrap();
         assert_eq!(client.request(req).unwrap_err().kind(), ErrorKind::InvalidUrl);
         // Schemes.
-        let err = client.get("https://example.test/").unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unsupported);
-        assert!(err.to_string().contains("https needs the `tls` feature"), "{err}");
+        #[cfg(not(feature = "tls"))]
+        {
+            let err = client.get("https://example.test/").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Unsupported);
+            assert!(err.to_string().contains("https needs the `tls` feature"), "{err}");
+        }
+        #[cfg(feature = "tls")]
+        {
+            let err = client.get("https:///no-host").unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidUrl, "{err}");
+        }
         let err = client.get("ftp://example.test/f").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsupported);
         assert!(err.to_string().contains("ftp"), "{err}");
     });
 }
 
+#[cfg(not(feature = "tls"))]
 #[test]
 fn a_redirect_to_https_says_tls_is_needed() {
     run(|| {
@@ -876,4 +885,265 @@ fn a_client_outlives_the_runtimes_it_was_used_on() {
     // A plain OS thread may use B's connection (it waits in poll(2)).
     assert_eq!(text(client.get(&server.url("/")).unwrap()), "2");
     assert_eq!(server.accepted(), 2);
+}
+
+// ---------------------------------------------------------------- https (feature `tls`)
+
+#[cfg(feature = "tls")]
+mod https {
+    use std::io::{self, BufRead, Write};
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, OnceLock};
+    use std::time::{Duration, Instant};
+
+    use super::{run, text, RawServer};
+    use verdant::http::{Client, ErrorKind};
+    use verdant::net::TcpListener;
+    use verdant::tls::{self, TlsStream};
+
+    /// A self-signed certificate for `127.0.0.1` (an IP address SAN, so the
+    /// URLs need no name lookup) and `localhost`: (certificate PEM, key PEM).
+    fn cert() -> &'static (String, String) {
+        static CERT: OnceLock<(String, String)> = OnceLock::new();
+        CERT.get_or_init(|| {
+            let c = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+            (c.cert.pem(), c.signing_key.serialize_pem())
+        })
+    }
+
+    /// A client that trusts the test certificate.
+    fn client() -> Client {
+        let config = tls::client_config_with_roots(cert().0.as_bytes()).unwrap();
+        Client::builder()
+            .tls_config(config)
+            .timeout(Duration::from_secs(20))
+            .build()
+    }
+
+    /// A tiny HTTPS responder on `TlsStream`: each connection (a green
+    /// thread) answers every `GET` with `200` and the body
+    /// `conn C request N path P`, keeping the connection open.
+    struct Responder {
+        addr: SocketAddr,
+        accepted: Arc<AtomicUsize>,
+    }
+
+    impl Responder {
+        fn start() -> Responder {
+            Responder::start_with(None)
+        }
+
+        /// Like `start`, but a second request on a connection finds it
+        /// closed without an answer, with a TLS `close_notify` first if
+        /// `notify`, or with the TCP connection just ending.
+        fn start_closing(notify: bool) -> Responder {
+            Responder::start_with(Some(notify))
+        }
+
+        fn start_with(close_second: Option<bool>) -> Responder {
+            let config = tls::server_config(cert().0.as_bytes(), cert().1.as_bytes()).unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let count = accepted.clone();
+            verdant::spawn(move || loop {
+                let Ok((tcp, _)) = listener.accept() else { return };
+                let conn = count.fetch_add(1, Ordering::SeqCst);
+                let config = config.clone();
+                verdant::spawn(move || -> io::Result<()> {
+                    let mut tls = TlsStream::accept(config, tcp)?;
+                    for nth in 0..1000 {
+                        // The request head, line by line (BufRead on TlsStream).
+                        let mut first = String::new();
+                        if tls.read_line(&mut first)? == 0 {
+                            return Ok(());
+                        }
+                        let path = first.split(' ').nth(1).unwrap_or("?").to_owned();
+                        let mut line = String::new();
+                        while tls.read_line(&mut line)? > 2 {
+                            line.clear();
+                        }
+                        match close_second {
+                            Some(true) if nth == 1 => return tls.shutdown(),
+                            Some(false) if nth == 1 => return Ok(()),
+                            _ => {}
+                        }
+                        let body = format!("conn {conn} request {nth} path {path}");
+                        write!(tls, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+                    }
+                    Ok(())
+                });
+            });
+            Responder { addr, accepted }
+        }
+
+        fn url(&self, path: &str) -> String {
+            format!("https://{}{path}", self.addr)
+        }
+    }
+
+    #[test]
+    fn get_round_trip() {
+        run(|| {
+            let server = Responder::start();
+            let resp = client().get(&server.url("/hello")).unwrap();
+            assert_eq!(resp.status(), 200);
+            assert_eq!(text(resp), "conn 0 request 0 path /hello");
+        });
+    }
+
+    #[test]
+    fn keep_alive_reuses_one_tls_connection() {
+        run(|| {
+            let server = Responder::start();
+            let client = client();
+            for nth in 0..5 {
+                let body = text(client.get(&server.url(&format!("/{nth}"))).unwrap());
+                assert_eq!(body, format!("conn 0 request {nth} path /{nth}"));
+            }
+            assert_eq!(
+                server.accepted.load(Ordering::SeqCst),
+                1,
+                "one connection, one handshake"
+            );
+        });
+    }
+
+    #[test]
+    fn a_kept_alive_tls_connection_closed_by_the_server_is_retried() {
+        run(|| {
+            for notify in [true, false] {
+                let server = Responder::start_closing(notify);
+                let client = client();
+                let first = text(client.get(&server.url("/a")).unwrap());
+                assert_eq!(first, "conn 0 request 0 path /a");
+                // Reuses the pooled connection, meets the close (close_notify,
+                // or the TCP end without one), sends again on a new one.
+                let second = text(client.get(&server.url("/b")).unwrap());
+                assert_eq!(second, "conn 1 request 0 path /b", "notify: {notify}");
+                assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+                let err = client.post(&server.url("/c"), "once").unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Io, "notify: {notify}: {err}");
+                assert!(err.to_string().contains("closed the kept-alive connection"), "{err}");
+            }
+        });
+    }
+
+    #[test]
+    fn concurrent_requests_each_get_a_connection_then_share_the_pool() {
+        run(|| {
+            let server = Responder::start();
+            let client = client();
+            let handles: Vec<_> = (0..20)
+                .map(|i| {
+                    let (client, url) = (client.clone(), server.url(&format!("/{i}")));
+                    verdant::spawn(move || text(client.get(&url).unwrap()))
+                })
+                .collect();
+            for (i, h) in handles.into_iter().enumerate() {
+                assert!(h.join().unwrap().ends_with(&format!("path /{i}")));
+            }
+            let opened = server.accepted.load(Ordering::SeqCst);
+            assert!((1..=20).contains(&opened), "{opened}");
+            // Afterwards, sequential requests reuse pooled connections.
+            for _ in 0..5 {
+                text(client.get(&server.url("/again")).unwrap());
+            }
+            assert_eq!(server.accepted.load(Ordering::SeqCst), opened);
+        });
+    }
+
+    #[test]
+    fn from_a_plain_os_thread() {
+        let _w = super::watchdog(Duration::from_secs(60));
+        let rt = super::rt(2);
+        let server = rt.block_on(Responder::start);
+        assert!(!verdant::current().is_green());
+        let client = client();
+        assert_eq!(
+            text(client.get(&server.url("/os")).unwrap()),
+            "conn 0 request 0 path /os"
+        );
+        assert_eq!(
+            text(client.get(&server.url("/os")).unwrap()),
+            "conn 0 request 1 path /os"
+        );
+    }
+
+    #[test]
+    fn untrusted_certificate_is_a_connect_error_naming_the_host() {
+        run(|| {
+            let server = Responder::start();
+            // Mozilla's roots only.
+            let err = Client::new().get(&server.url("/")).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("TLS handshake with \"127.0.0.1\" failed"), "{msg}");
+            assert!(msg.contains("UnknownIssuer"), "{msg}");
+        });
+    }
+
+    #[test]
+    fn a_server_that_never_answers_the_handshake_hits_the_connect_timeout() {
+        run(|| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            verdant::spawn(move || {
+                // Accept, then say nothing until the client goes away.
+                let Ok((mut tcp, _)) = listener.accept() else { return };
+                let mut sink = [0u8; 1024];
+                while matches!(io::Read::read(&mut tcp, &mut sink), Ok(n) if n > 0) {}
+            });
+            let client = Client::builder()
+                .tls_config(tls::client_config_with_roots(cert().0.as_bytes()).unwrap())
+                .connect_timeout(Some(Duration::from_millis(300)))
+                .build();
+            let start = Instant::now();
+            let err = client.get(&format!("https://127.0.0.1:{port}/")).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+            assert!(err.to_string().contains("connect timeout"), "{err}");
+            let took = start.elapsed();
+            assert!(
+                took >= Duration::from_millis(250) && took < Duration::from_secs(10),
+                "{took:?}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_redirect_from_http_to_https_is_followed() {
+        run(|| {
+            let secure = Responder::start();
+            let target = secure.url("/landed");
+            let plain = RawServer::start(move |_| super::redirect("301 Moved Permanently", &target));
+            let resp = client().get(&plain.url("/start")).unwrap();
+            assert_eq!(resp.status(), 200);
+            assert_eq!(text(resp), "conn 0 request 0 path /landed");
+        });
+    }
+
+    #[test]
+    fn the_client_offers_http_1_1_by_alpn() {
+        run(|| {
+            let mut config = (*tls::server_config(cert().0.as_bytes(), cert().1.as_bytes()).unwrap()).clone();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let seen = verdant::spawn(move || -> io::Result<Option<Vec<u8>>> {
+                let (tcp, _) = listener.accept()?;
+                let mut tls = TlsStream::accept(Arc::new(config), tcp)?;
+                let alpn = tls.alpn_protocol().map(<[u8]>::to_vec);
+                let mut line = String::new();
+                while tls.read_line(&mut line)? > 2 {
+                    line.clear();
+                }
+                tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")?;
+                Ok(alpn)
+            });
+            let resp = client().get(&format!("https://127.0.0.1:{port}/")).unwrap();
+            assert_eq!(text(resp), "ok");
+            assert_eq!(seen.join().unwrap().unwrap().as_deref(), Some(&b"http/1.1"[..]));
+        });
+    }
 }

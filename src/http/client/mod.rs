@@ -8,8 +8,8 @@
 //!
 //! # How a request goes
 //!
-//! 1. The URL is checked (`http://host...`; `https` needs the `tls`
-//!    feature, not there yet).
+//! 1. The URL is checked (`http://host...`, or `https://host...` with the
+//!    `tls` feature: see [HTTPS](#https)).
 //! 2. The client's pool (shared by every clone) is asked for an idle
 //!    connection to the same scheme, host and port that still looks open
 //!    (a non-blocking peek finds nothing to read). Otherwise the host is
@@ -35,6 +35,19 @@
 //! `std::sync::Mutex`) is held only around list operations and a
 //! non-blocking probe: nothing under it parks, so a green thread never
 //! switches out holding it.
+//!
+//! # HTTPS
+//!
+//! With the `tls` feature, `https` URLs work: a new connection does its
+//! TLS handshake with [`verdant::tls::TlsStream`](crate::tls::TlsStream)
+//! (rustls, ring provider) within the connect timeout, and is then pooled
+//! and reused like a plain one. The server's certificate is checked
+//! against Mozilla's roots ([`crate::tls::client_config`]) unless
+//! [`ClientBuilder::tls_config`] gives another rustls config, e.g. one that
+//! also trusts a private CA ([`crate::tls::client_config_with_roots`]). A
+//! failed handshake is an error of kind [`ErrorKind::Connect`] naming the
+//! host and the cause. Without the feature, an `https` URL is an error of
+//! kind [`ErrorKind::Unsupported`].
 
 mod error;
 mod send;
@@ -296,6 +309,8 @@ pub struct ClientBuilder {
     idle_timeout: Duration,
     user_agent: String,
     status_as_error: bool,
+    #[cfg(feature = "tls")]
+    tls_config: Option<Arc<crate::tls::ClientConfig>>,
 }
 
 impl ClientBuilder {
@@ -315,6 +330,8 @@ impl ClientBuilder {
             idle_timeout: Duration::from_secs(15),
             user_agent: USER_AGENT.to_owned(),
             status_as_error: false,
+            #[cfg(feature = "tls")]
+            tls_config: None,
         }
     }
 
@@ -425,6 +442,29 @@ impl ClientBuilder {
         self
     }
 
+    /// The rustls config for `https` connections (feature `tls`): its root
+    /// certificates, client certificate and verifier are used as they are;
+    /// its ALPN protocols are replaced by `http/1.1`, the only protocol the
+    /// client speaks. By default, [`crate::tls::client_config`] (Mozilla's
+    /// roots).
+    ///
+    /// ```
+    /// use verdant::http::Client;
+    /// use verdant::tls;
+    ///
+    /// # let ca_pem = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap().cert.pem();
+    /// // Trust a private CA as well as Mozilla's roots.
+    /// let config = tls::client_config_with_roots(ca_pem.as_bytes())?;
+    /// let client = Client::builder().tls_config(config).build();
+    /// # drop(client);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: Arc<crate::tls::ClientConfig>) -> ClientBuilder {
+        self.tls_config = Some(config);
+        self
+    }
+
     /// Makes the client.
     ///
     /// ```
@@ -454,7 +494,15 @@ impl ClientBuilder {
             .output_buffer_size(16 * 1024)
             .no_delay(true)
             .build();
-        let agent = ureq::Agent::with_parts(config, transport::connector(), transport::GreenResolver);
+        #[cfg(not(feature = "tls"))]
+        let connector = transport::connector();
+        #[cfg(feature = "tls")]
+        let connector = {
+            let mut tls = (*self.tls_config.unwrap_or_else(crate::tls::client_config)).clone();
+            tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+            transport::connector(Arc::new(tls))
+        };
+        let agent = ureq::Agent::with_parts(config, connector, transport::GreenResolver);
         let settings = Settings {
             max_redirects: self.max_redirects,
             timeouts: Timeouts {

@@ -34,7 +34,9 @@ use ureq::RequestExt;
 use super::error::{from_ureq, Error, ErrorKind, Timeouts};
 use crate::http::{header, Body, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
-/// The message of the error for an `https` URL.
+/// The message of the error for an `https` URL without the `tls` feature
+/// (and for ureq's own TLS errors, which its connectors, never used here,
+/// would raise).
 pub(super) const TLS_NEEDED: &str = "https needs the `tls` feature of verdant, which this build lacks";
 
 /// A request body of known length up to this many bytes is kept in memory,
@@ -179,16 +181,20 @@ pub(super) fn send(agent: &ureq::Agent, settings: &Settings, req: Request<Body>)
     }
 }
 
-/// Refuses what cannot be fetched: no scheme or host, `https` (for now), other schemes.
+/// Refuses what cannot be fetched: no scheme or host, `https` without the
+/// `tls` feature, other schemes.
 fn check_url(head: &Head) -> Result<(), Error> {
     let uri = &head.uri;
     match (uri.scheme_str(), uri.host()) {
         (Some("http"), Some(host)) if !host.is_empty() => Ok(()),
-        // TLS joins here (`tls` feature): see transport.rs, "Where TLS goes".
+        // TLS is the connector chain's (transport.rs, "TLS").
+        #[cfg(feature = "tls")]
+        (Some("https"), Some(host)) if !host.is_empty() => Ok(()),
+        #[cfg(not(feature = "tls"))]
         (Some("https"), _) => Err(head.error(ErrorKind::Unsupported).detail(TLS_NEEDED)),
-        (Some(other), _) if other != "http" => Err(head
+        (Some(other), _) if other != "http" && other != "https" => Err(head
             .error(ErrorKind::Unsupported)
-            .detail(format!("the scheme {other:?} is not supported (only http)"))),
+            .detail(format!("the scheme {other:?} is not supported (only http and https)"))),
         _ => Err(head
             .error(ErrorKind::InvalidUrl)
             .detail("invalid URL: it needs a scheme and a host, as in http://host/path")),

@@ -9,17 +9,29 @@
 //! `TcpConnector` (std sockets) and `DefaultResolver` (`getaddrinfo`, on a
 //! spawned OS thread when a timeout applies) are never constructed.
 //!
-//! # Where TLS goes
+//! # TLS (feature `tls`)
 //!
 //! ureq's connectors form a chain: each gets the transport the previous one
-//! made and may wrap it. [`connector`] returns the chain, today
-//! `GreenConnector` alone. The `tls` feature will append ureq's
-//! `RustlsConnector` (`GreenConnector.chain(RustlsConnector::default())`,
-//! with ureq's `rustls-no-provider` feature): it wraps whatever
-//! [`Transport`] comes before it, so rustls reads and writes through
-//! [`GreenTransport::await_input`] and [`GreenTransport::transmit_output`],
-//! and a TLS handshake parks exactly like plain HTTP does. The scheme check
-//! in `super::send` (`https needs the tls feature`) then goes away.
+//! made and may wrap it. [`connector`] returns the chain: `GreenConnector`,
+//! then (feature `tls`) [`TlsConnector`], which for an `https` URL runs
+//! verdant's own [`TlsStream`](crate::tls::TlsStream) handshake over the
+//! new [`TcpStream`] and hands on a [`GreenTransport`] over the
+//! `TlsStream`. The same transport code (timeouts, stale connections, the
+//! reuse probe) serves both: it is generic over the [`Socket`] it talks
+//! through, and every wait is still a verdant socket call, so a handshake
+//! parks exactly like plain HTTP does.
+//!
+//! Why not ureq's own `RustlsConnector` (feature `rustls-no-provider`): it
+//! builds its rustls `ClientConfig` itself from ureq's `TlsConfig`, so it
+//! cannot take the caller's `ClientConfig` (the one
+//! [`ClientBuilder::tls_config`](super::ClientBuilder::tls_config) and
+//! `verdant::tls` hand out); its root store is either webpki's roots or a
+//! given list instead of them, never both (adding a private CA to
+//! Mozilla's roots would need another crate of root certificates); its
+//! crypto provider is set through a function ureq calls unversioned; and
+//! its handshake errors are fixed strings that do not name the host. With
+//! verdant's `TlsStream` the client and a hand-made TLS connection share
+//! one config type, one provider and one error style.
 //!
 //! # Timeouts
 //!
@@ -30,6 +42,7 @@
 //! expired socket timeout reads as `WouldBlock` (std's `EAGAIN`), which is
 //! reported to ureq as `Error::Timeout` with the deadline's reason.
 
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -38,14 +51,64 @@ use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport};
+#[cfg(feature = "tls")]
+use ureq::unversioned::transport::{ChainedConnector, Either};
 
 use crate::net::TcpStream;
 use crate::runtime::scheduler::Shared;
+#[cfg(feature = "tls")]
+use crate::tls::{ClientConfig, TlsStream};
 
-/// The connector chain ureq's agent uses (see the module docs for where a
-/// TLS connector joins it).
+/// The connector chain ureq's agent uses: plain TCP only.
+#[cfg(not(feature = "tls"))]
 pub(super) fn connector() -> GreenConnector {
     GreenConnector
+}
+
+/// The connector chain ureq's agent uses: TCP, then TLS for `https` with
+/// `config` (see the module docs).
+#[cfg(feature = "tls")]
+pub(super) fn connector(config: Arc<ClientConfig>) -> ChainedConnector<(), GreenConnector, TlsConnector> {
+    GreenConnector.chain(TlsConnector { config })
+}
+
+/// A connection's byte stream: a verdant [`TcpStream`], or (feature `tls`)
+/// a [`TlsStream`] over one.
+pub(super) trait Socket: Read + Write + fmt::Debug + Send + Sync + 'static {
+    /// Whether this stream encrypts (ureq's `Transport::is_tls`).
+    const TLS: bool;
+
+    /// The TCP socket underneath: its timeouts, the reuse probe.
+    fn tcp(&self) -> &TcpStream;
+
+    /// Whether bytes were received and not read above the socket (inside
+    /// TLS), where a peek on the socket cannot see them.
+    fn has_buffered(&mut self) -> bool;
+}
+
+impl Socket for TcpStream {
+    const TLS: bool = false;
+
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+
+    fn has_buffered(&mut self) -> bool {
+        false
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Socket for TlsStream<TcpStream> {
+    const TLS: bool = true;
+
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref()
+    }
+
+    fn has_buffered(&mut self) -> bool {
+        !self.buffered().is_empty()
+    }
 }
 
 /// Opens a verdant [`TcpStream`] to the first resolved address that
@@ -175,10 +238,11 @@ impl Connector<()> for GreenConnector {
     }
 }
 
-/// One HTTP/1.1 connection: a verdant [`TcpStream`] and ureq's buffers.
+/// One HTTP/1.1 connection: a [`Socket`] (a verdant [`TcpStream`], or TLS
+/// over one) and ureq's buffers.
 #[derive(Debug)]
-pub(super) struct GreenTransport {
-    stream: TcpStream,
+pub(super) struct GreenTransport<S: Socket = TcpStream> {
+    stream: S,
     buffers: LazyBuffers,
     /// The socket's read and write timeouts as last set, so that they are
     /// set again only when ureq's deadline moved.
@@ -203,8 +267,8 @@ fn current_runtime() -> Option<Weak<Shared>> {
     crate::runtime::context::worker().map(|w| Arc::downgrade(&w.shared))
 }
 
-impl GreenTransport {
-    fn new(stream: TcpStream, buffers: LazyBuffers) -> GreenTransport {
+impl<S: Socket> GreenTransport<S> {
+    fn new(stream: S, buffers: LazyBuffers) -> GreenTransport<S> {
         GreenTransport {
             stream,
             buffers,
@@ -232,9 +296,14 @@ impl GreenTransport {
     }
 
     fn stale_or(&self, e: io::Error, timeout: &NextTimeout) -> ureq::Error {
+        // `UnexpectedEof` comes only from TLS: the server closed the TCP
+        // connection without a `close_notify` (a plain socket reads `Ok(0)`).
         let broken = matches!(
             e.kind(),
-            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
         );
         if broken && self.is_stale() {
             ureq::Error::Other(Box::new(Stale(e)))
@@ -262,7 +331,7 @@ fn io_error(e: io::Error, timeout: &NextTimeout) -> ureq::Error {
 /// (verdant's sockets are non-blocking underneath, so this is not expected).
 const MAX_INTERRUPTS: usize = 16;
 
-impl Transport for GreenTransport {
+impl<S: Socket> Transport for GreenTransport<S> {
     fn buffers(&mut self) -> &mut dyn Buffers {
         &mut self.buffers
     }
@@ -277,7 +346,7 @@ impl Transport for GreenTransport {
         }
         let t = socket_timeout(&timeout);
         if t != self.write_timeout {
-            self.stream.set_write_timeout(t)?;
+            self.stream.tcp().set_write_timeout(t)?;
             self.write_timeout = t;
         }
         let mut output = &self.buffers.output()[..amount];
@@ -299,7 +368,7 @@ impl Transport for GreenTransport {
         self.writing = false;
         let t = socket_timeout(&timeout);
         if t != self.read_timeout {
-            self.stream.set_read_timeout(t)?;
+            self.stream.tcp().set_read_timeout(t)?;
             self.read_timeout = t;
         }
         let input = self.buffers.input_append_buf();
@@ -329,19 +398,95 @@ impl Transport for GreenTransport {
     ///    client shared by several runtimes therefore does not share their
     ///    connections (a connection of another runtime is closed). A plain
     ///    OS thread waits in `poll(2)` and may reuse any.
-    /// 2. A non-blocking `MSG_PEEK` must find nothing to read: end of file
+    /// 2. Over TLS, no decrypted byte may be waiting unread (a stray byte
+    ///    after the response: the connection's framing is lost).
+    /// 3. A non-blocking `MSG_PEEK` must find nothing to read: end of file
     ///    (the server closed), stray bytes or an error mean it must not be
-    ///    reused. One system call that never waits.
+    ///    reused. One system call that never waits. (Over TLS, a record
+    ///    the server sent after the response, such as its `close_notify`,
+    ///    counts as stray bytes too: the connection is not reused.)
     fn is_open(&mut self) -> bool {
         if let (Some(home), Some(caller)) = (&self.home, current_runtime()) {
             if !Weak::ptr_eq(home, &caller) {
                 return false;
             }
         }
+        if self.stream.has_buffered() {
+            return false;
+        }
         let mut byte = [MaybeUninit::<u8>::uninit(); 1];
         let probe =
-            socket2::SockRef::from(&self.stream).recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
+            socket2::SockRef::from(self.stream.tcp()).recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
         matches!(probe, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    fn is_tls(&self) -> bool {
+        S::TLS
+    }
+}
+
+/// Wraps the chain's new TCP connection in TLS when the URL is `https`
+/// (see the module docs): the handshake runs here, within the connect
+/// deadline, with the client's rustls config.
+#[cfg(feature = "tls")]
+#[derive(Debug)]
+pub(super) struct TlsConnector {
+    config: Arc<ClientConfig>,
+}
+
+#[cfg(feature = "tls")]
+impl Connector<GreenTransport> for TlsConnector {
+    type Out = Either<GreenTransport, GreenTransport<TlsStream<TcpStream>>>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails<'_>,
+        chained: Option<GreenTransport>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        let Some(plain) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() {
+            return Ok(Some(Either::A(plain)));
+        }
+        let host = details
+            .uri
+            .host()
+            .ok_or_else(|| ureq::Error::BadUri(format!("{} has no host", details.uri)))?;
+        // An IPv6 literal comes bracketed ("[::1]"); rustls wants it bare.
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        // What is left of the connect deadline after the TCP connect.
+        let timeout = details.timeout;
+        let left = if timeout.after.is_not_happening() {
+            None
+        } else {
+            use ureq::unversioned::transport::time::Instant as At;
+            let spent = match (details.now, (details.current_time)()) {
+                (At::Exact(start), At::Exact(now)) => now.saturating_duration_since(start),
+                _ => Duration::ZERO,
+            };
+            match timeout.after.checked_sub(spent) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return Err(ureq::Error::Timeout(timeout.reason)),
+            }
+        };
+        let GreenTransport { stream, buffers, .. } = plain;
+        let addr = stream.peer_addr().ok();
+        stream.set_read_timeout(left)?;
+        stream.set_write_timeout(left)?;
+        match TlsStream::connect(self.config.clone(), host, stream) {
+            Ok(tls) => {
+                let mut transport = GreenTransport::new(tls, buffers);
+                transport.read_timeout = left;
+                transport.write_timeout = left;
+                Ok(Some(Either::B(transport)))
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(ureq::Error::Timeout(timeout.reason))
+            }
+            // `e` names the host and the cause ("invalid peer certificate").
+            Err(error) => Err(ureq::Error::Other(Box::new(ConnectFailed { addr, error }))),
+        }
     }
 }
 
