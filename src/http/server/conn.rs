@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::net::Shutdown;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -68,7 +68,12 @@ where
     let mut out = Vec::with_capacity(1024);
     let mut first = Some(accepted);
     loop {
-        let head = read_head(&mut shared.io.lock(), cfg, conn, first.take());
+        let head = read_head(
+            &mut shared.io.lock().unwrap_or_else(PoisonError::into_inner),
+            cfg,
+            conn,
+            first.take(),
+        );
         let next = match head {
             Ok(head) => exchange(&shared, &source, &mut out, head, cfg, handler, conn),
             Err(HeadError::Closed | HeadError::Io) => return,
@@ -77,7 +82,7 @@ where
         };
         match next {
             Next::KeepAlive => {}
-            Next::Close(status) => return close(&mut shared.io.lock(), status),
+            Next::Close(status) => return close(&mut shared.io.lock().unwrap_or_else(PoisonError::into_inner), status),
             Next::Abort => return,
             Next::Upgrade(f) => return upgrade(&shared, f),
         }
@@ -109,7 +114,7 @@ where
     H: Fn(Request<Body>) -> Response<Body>,
 {
     let number = {
-        let mut io = shared.io.lock();
+        let mut io = shared.io.lock().unwrap_or_else(PoisonError::into_inner);
         io.start_body(head.body, head.expect_continue);
         io.exchange
     };
@@ -128,7 +133,7 @@ where
     };
     let mut keep_alive = head.keep_alive && !conn.stopping();
     {
-        let io = shared.io.lock();
+        let io = shared.io.lock().unwrap_or_else(PoisonError::into_inner);
         match io.failure {
             Some(Failure::BadRequest) => return Next::Close(Some(StatusCode::BAD_REQUEST)),
             Some(Failure::TooLarge) => return Next::Close(Some(StatusCode::PAYLOAD_TOO_LARGE)),
@@ -160,7 +165,10 @@ where
     if !switching && !keep_alive {
         return Next::Close(None);
     }
-    let finished = finish_body(&mut shared.io.lock(), cfg.max_drain_bytes);
+    let finished = finish_body(
+        &mut shared.io.lock().unwrap_or_else(PoisonError::into_inner),
+        cfg.max_drain_bytes,
+    );
     match (switching, on_upgrade) {
         (false, _) if finished => Next::KeepAlive,
         (true, Some(f)) if finished => Next::Upgrade(f),
@@ -223,7 +231,7 @@ fn close<S: Transport>(io: &mut ConnIo<S>, status: Option<StatusCode>) {
 /// Hands the connection to the upgrade function, on this green thread.
 fn upgrade<S: Transport>(shared: &Shared<S>, f: Box<dyn FnOnce(Upgraded) + Send>) {
     let (stream, early) = {
-        let mut io = shared.io.lock();
+        let mut io = shared.io.lock().unwrap_or_else(PoisonError::into_inner);
         (io.stream.take(), io.rbuf.take())
     };
     let Some(stream) = stream else {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::transport::Transport;
 use crate::http::body::Incoming;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, TryLockError};
 
 /// The interim response sent when a handler first reads a body that the
 /// client announced with `Expect: 100-continue`.
@@ -127,10 +127,14 @@ impl<S: Transport> Shared<S> {
 
 impl<S: Transport> Incoming for Shared<S> {
     fn read(&self, exchange: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(mut io) = self.io.try_lock() else {
-            return Err(io::Error::other(
-                "HTTP request body read while its connection is busy (from two threads at once?)",
-            ));
+        let mut io = match self.io.try_lock() {
+            Ok(io) => io,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                return Err(io::Error::other(
+                    "HTTP request body read while its connection is busy (from two threads at once?)",
+                ))
+            }
         };
         if io.exchange != exchange {
             return Err(io::Error::other("HTTP request body read after its exchange ended"));

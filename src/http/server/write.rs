@@ -19,6 +19,7 @@
 
 use std::cell::Cell;
 use std::io::{self, Read};
+use std::sync::PoisonError;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::io::Shared;
@@ -225,7 +226,12 @@ pub(super) fn flush<S: Transport>(shared: &Shared<S>, out: &mut Vec<u8>) -> io::
 }
 
 fn write_all<S: Transport>(shared: &Shared<S>, bytes: &[u8]) -> io::Result<()> {
-    shared.io.lock().stream()?.write_all(bytes)
+    shared
+        .io
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .stream()?
+        .write_all(bytes)
 }
 
 /// A complete error response that closes the connection.
