@@ -3,6 +3,8 @@
 //! a real third-party server (Python's `http.server`), and use from a plain
 //! OS thread. Loopback only.
 
+#![cfg(feature = "http")]
+
 #[path = "support/http_raw.rs"]
 mod http_raw;
 #[path = "support/net.rs"]

@@ -8,6 +8,8 @@
 //! twice (the `both!` macro): with the server on the global runtime, and
 //! inside a 1-worker `Runtime` of its own.
 
+#![cfg(feature = "http")]
+
 mod support;
 
 use std::io::{ErrorKind, Read, Write};
