@@ -545,6 +545,33 @@ pub fn available_parallelism() -> io::Result<NonZeroUsize> {
     std::thread::available_parallelism()
 }
 
+/// Whether the calling thread is unwinding, like `std::thread::panicking`
+/// (true in a destructor run by a panic, and, on a green thread, by a
+/// cancellation or an elapsed [`crate::timeout`], which unwind too).
+///
+/// On a green thread this is that green thread's own state: std's
+/// `thread::panicking()` reports the worker OS thread, which is also true
+/// for the other green threads of the worker while one of them unwinds
+/// through a blocking call.
+///
+/// ```
+/// assert!(!verdant::panicking());
+/// struct Check;
+/// impl Drop for Check {
+///     fn drop(&mut self) {
+///         assert!(verdant::panicking());
+///     }
+/// }
+/// let h = verdant::spawn(|| {
+///     let _c = Check;
+///     panic!("unwinds through Check");
+/// });
+/// assert!(h.join().is_err());
+/// ```
+pub fn panicking() -> bool {
+    crate::runtime::interrupt::is_unwinding_now()
+}
+
 // Spawning is the green-thread API's business; the runtime layer below
 // knows tasks, not `JoinHandle`s.
 impl Runtime {

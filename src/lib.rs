@@ -132,8 +132,8 @@ pub use blocking::spawn_blocking;
 pub use error::{Elapsed, JoinError};
 pub use futures::{iwait, join_any, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use green::{
-    available_parallelism, current, park, park_timeout, spawn, yield_now, Builder, GreenId, GreenThread, JoinHandle,
-    Thread, ThreadId,
+    available_parallelism, current, panicking, park, park_timeout, spawn, yield_now, Builder, GreenId, GreenThread,
+    JoinHandle, Thread, ThreadId,
 };
 pub use group::Group;
 pub use local::GreenLocal;

@@ -135,3 +135,34 @@ fn shutdown_completes_when_a_thread_swallows_cancellation_beside_an_unwinding_on
     rx.recv().unwrap();
     drop(rt); // must return
 }
+
+/// `verdant::panicking()` is per green thread: while one green thread of a
+/// worker is parked in a destructor run by its panic, std's
+/// `thread::panicking()` is true for the whole OS thread, but another green
+/// thread of that worker is not panicking.
+#[test]
+fn panicking_is_per_green_thread() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    rt.block_on(|| {
+        let (inside_tx, inside_rx) = bounded::<bool>(1);
+        let (go_tx, go_rx) = bounded::<()>(1);
+        struct Parks(verdant::sync::Sender<bool>, verdant::sync::Receiver<()>);
+        impl Drop for Parks {
+            fn drop(&mut self) {
+                self.0.send(verdant::panicking()).unwrap();
+                self.1.recv().unwrap(); // parks mid-unwind
+            }
+        }
+        let panicker = verdant::spawn(move || {
+            let _p = Parks(inside_tx, go_rx);
+            panic!("unwinds through Parks");
+        });
+        assert!(inside_rx.recv().unwrap(), "the unwinding thread sees itself panicking");
+        // Same worker, while the panicker is parked mid-unwind.
+        assert!(!verdant::panicking());
+        go_tx.send(()).unwrap();
+        assert!(panicker.join().is_err());
+        assert!(!verdant::panicking());
+    });
+}

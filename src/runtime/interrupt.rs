@@ -71,6 +71,17 @@ pub(crate) fn is_unwinding() -> bool {
     }
 }
 
+/// Whether the caller is unwinding now (a panic, a cancellation, an elapsed
+/// `verdant::timeout`): `verdant::panicking`, std's `thread::panicking`
+/// per green thread (the OS thread's flag is shared by the green threads
+/// of its worker while one of them unwinds).
+pub(crate) fn is_unwinding_now() -> bool {
+    match current_task() {
+        Some(task) => std::thread::panicking() && task.is_unwinding(),
+        None => std::thread::panicking(),
+    }
+}
+
 /// Whether the caller is unwinding from a *panic*: what poisons a lock
 /// whose guard it drops (`crate::sync`'s module docs). A cancellation or
 /// an elapsed [`crate::timeout`] unwinding is not a panic and returns
