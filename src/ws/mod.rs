@@ -56,10 +56,12 @@
 //! stream, the server's [`Upgraded`](crate::http::Upgraded) included) or a
 //! socket read timeout (a client's
 //! [`MaybeTlsStream::set_read_timeout`]). A read cut short that way fails
-//! with [`WsError::Io`] (`TimedOut` or `WouldBlock`) and leaves the
-//! WebSocket intact: a partly received frame stays buffered, and the next
-//! `read` carries on. Between reads, the thread drains a channel of
-//! outgoing messages. `examples/chat_ws.rs` does exactly this.
+//! with [`WsError::Io`] (`WouldBlock` for the socket timeout; under
+//! `verdant::timeout` the socket read fails with `TimedOut` and `timeout`
+//! returns `Err(Elapsed)`) and leaves the WebSocket intact: a partly
+//! received frame stays buffered, and the next `read` carries on. Between
+//! reads, the thread drains a channel of outgoing messages.
+//! `examples/chat_ws.rs` does exactly this.
 //!
 //! # Versions
 //!

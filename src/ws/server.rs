@@ -70,8 +70,8 @@ pub fn is_upgrade_request<B>(req: &Request<B>) -> bool {
 /// assert_eq!(ws.read()?, Message::text("welcome"));
 ///
 /// // Not a WebSocket request: 400.
-/// let resp = verdant::http::get(&format!("http://{}/", server.local_addr()));
-/// assert_eq!(resp.unwrap_err().status(), Some(StatusCode::BAD_REQUEST));
+/// let resp = verdant::http::get(&format!("http://{}/", server.local_addr()))?;
+/// assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 /// server.stop()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
