@@ -194,6 +194,11 @@ impl ClientBuilder {
     ) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
         let uri = request.uri();
         let mode = uri_mode(uri)?;
+        // Say so before any lookup or connect.
+        #[cfg(not(feature = "tls"))]
+        if matches!(mode, Mode::Tls) {
+            return Err(Error::Url(UrlError::TlsFeatureNotEnabled));
+        }
         let host = match uri.host() {
             None => return Err(Error::Url(UrlError::NoHostName)),
             Some("") => return Err(Error::Url(UrlError::EmptyHostName)),

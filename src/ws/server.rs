@@ -104,7 +104,7 @@ where
 {
     let key = match check(req) {
         Ok(key) => key,
-        Err(rejection) => return rejection,
+        Err(rejection) => return rejection.response(),
     };
     let on_upgrade = OnUpgrade::new(move |conn: Upgraded| {
         // `Upgraded` itself yields the bytes read past the request first,
@@ -163,46 +163,70 @@ pub(super) fn handshake_timed_out() -> tungstenite::Error {
     tungstenite::Error::Io(io::Error::new(io::ErrorKind::TimedOut, "WebSocket handshake timed out"))
 }
 
-/// The request's `Sec-WebSocket-Key`, or the `400` response naming what is
-/// wrong.
-fn check<B>(req: &Request<B>) -> Result<String, Response<Body>> {
+/// Why a request is not a valid WebSocket handshake.
+struct Rejection {
+    why: String,
+    /// Whether to name the version this server speaks.
+    version: bool,
+}
+
+impl Rejection {
+    fn new(why: impl Into<String>) -> Rejection {
+        Rejection {
+            why: why.into(),
+            version: false,
+        }
+    }
+
+    /// The `400 Bad Request` naming what is wrong.
+    fn response(self) -> Response<Body> {
+        let mut resp = Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+        if self.version {
+            resp = resp.header(header::SEC_WEBSOCKET_VERSION, "13");
+        }
+        resp.body(Body::from(self.why + "\n")).expect("a valid 400 response")
+    }
+}
+
+/// The request's `Sec-WebSocket-Key`, or what is wrong with it.
+fn check<B>(req: &Request<B>) -> Result<String, Rejection> {
     let headers = req.headers();
     if req.method() != Method::GET {
-        return Err(bad_request(format!(
+        return Err(Rejection::new(format!(
             "a WebSocket upgrade must be a GET request, not {}",
             req.method()
         )));
     }
     if req.version() < Version::HTTP_11 {
-        return Err(bad_request("a WebSocket upgrade needs HTTP/1.1".into()));
+        return Err(Rejection::new("a WebSocket upgrade needs HTTP/1.1"));
     }
     if !has_token(headers, header::CONNECTION, "upgrade") {
-        return Err(bad_request("missing `Connection: upgrade`".into()));
+        return Err(Rejection::new("missing `Connection: upgrade`"));
     }
     if !has_token(headers, header::UPGRADE, "websocket") {
-        return Err(bad_request("missing `Upgrade: websocket`".into()));
+        return Err(Rejection::new("missing `Upgrade: websocket`"));
     }
     let version = headers.get(header::SEC_WEBSOCKET_VERSION);
     if version.is_none_or(|v| v.as_bytes() != b"13") {
-        let mut resp = bad_request(match version {
+        let why = match version {
             None => "missing `Sec-WebSocket-Version: 13`".into(),
             Some(v) => format!(
                 "unsupported Sec-WebSocket-Version {:?} (this server speaks 13)",
                 String::from_utf8_lossy(v.as_bytes())
             ),
-        });
-        resp.headers_mut()
-            .insert(header::SEC_WEBSOCKET_VERSION, header::HeaderValue::from_static("13"));
-        return Err(resp);
+        };
+        return Err(Rejection { why, version: true });
     }
     let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
     match (keys.next(), keys.next()) {
         (Some(key), None) => match key.to_str() {
             Ok(key) if is_key(key) => Ok(key.to_owned()),
-            _ => Err(bad_request("Sec-WebSocket-Key is not 16 bytes in base64".into())),
+            _ => Err(Rejection::new("Sec-WebSocket-Key is not 16 bytes in base64")),
         },
-        (None, _) => Err(bad_request("missing Sec-WebSocket-Key".into())),
-        (Some(_), Some(_)) => Err(bad_request("more than one Sec-WebSocket-Key".into())),
+        (None, _) => Err(Rejection::new("missing Sec-WebSocket-Key")),
+        (Some(_), Some(_)) => Err(Rejection::new("more than one Sec-WebSocket-Key")),
     }
 }
 
@@ -224,14 +248,6 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         v.to_str()
             .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     })
-}
-
-fn bad_request(why: String) -> Response<Body> {
-    Response::builder()
-        .status(StatusCode::BAD_REQUEST)
-        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-        .body(Body::from(why + "\n"))
-        .expect("a valid 400 response")
 }
 
 #[cfg(test)]
