@@ -127,6 +127,8 @@ pub mod sync;
 mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use blocking::spawn_blocking;
 pub use error::{Elapsed, JoinError};
