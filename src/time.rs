@@ -65,7 +65,11 @@ pub fn sleep_until(deadline: Instant) {
 }
 
 /// Runs `f` with a deadline `dur` from now; `Err(Elapsed)` if the deadline
-/// passed before `f` returned (eventlet's `Timeout`, Go's context deadline).
+/// cut a blocking call of `f` short (eventlet's `Timeout`, Go's context
+/// deadline). A closure that returns with nothing cut short keeps its
+/// value even if the deadline passed meanwhile (as eventlet's `Timeout`
+/// fires only at a blocking point, and tokio's returns a ready result), so
+/// a message received right at the deadline is never dropped.
 ///
 /// Every verdant blocking call made inside `f` (on this green or OS thread;
 /// threads spawned inside do not inherit the deadline) is bounded by it.
@@ -124,10 +128,23 @@ where
     interrupt::set_timeout_deadline(Some(effective));
     let restore = Restore(outer);
     let outcome = catch_unwind(AssertUnwindSafe(f));
+    // Whether a call inside was cut short by the deadline in force (see
+    // `interrupt::note_elapsed`), and whose deadline that was.
+    let cut = interrupt::timeout_deadline() == Some(interrupt::elapsed_mark());
+    let ours = effective == deadline;
     drop(restore);
+    if cut && !ours {
+        // The outer deadline came first: the outer `timeout` reports it.
+        interrupt::note_elapsed();
+    }
     let passed = Instant::now() >= deadline;
     match outcome {
-        Ok(_) if passed => Err(Elapsed::new()),
+        // A call was cut short: its caller may have turned that into a
+        // value (`sleep` returned, a socket read failed with `TimedOut`),
+        // which is not what `f` would have produced. A closure that
+        // returned with nothing cut short keeps its value, even if the
+        // deadline passed meanwhile: a message it received is not lost.
+        Ok(_) if cut && ours => Err(Elapsed::new()),
         Ok(v) => Ok(v),
         Err(payload) if passed && payload.is::<ElapsedUnwind>() => {
             // This unwinding ends here.

@@ -138,3 +138,36 @@ fn spawn_after_runs_later_or_never() {
         assert!(h.join().unwrap_err().is_cancelled());
     });
 }
+
+/// A closure that returns with nothing cut short keeps its value even if
+/// the deadline passed meanwhile: a message it received is not lost
+/// (found writing the WebSocket chat example, which lost a message that
+/// arrived at its read deadline).
+#[test]
+fn a_value_obtained_without_being_cut_short_is_kept_past_the_deadline() {
+    let body = || {
+        let (tx, rx) = verdant::sync::bounded::<u32>(1);
+        tx.send(7).unwrap();
+        let r = verdant::timeout(Duration::from_millis(1), || {
+            let past = std::time::Instant::now() + Duration::from_millis(3);
+            while std::time::Instant::now() < past {
+                std::hint::spin_loop(); // no blocking call: nothing to cut short
+            }
+            rx.recv() // a message is ready: no wait
+        });
+        assert_eq!(r, Ok(Ok(7)));
+        // A call that was cut short still reports Elapsed, whatever the
+        // closure made of it.
+        let r = verdant::timeout(Duration::from_millis(1), || {
+            verdant::sleep(Duration::from_secs(60));
+            "slept"
+        });
+        assert!(r.is_err());
+        let r = verdant::timeout(Duration::from_millis(1), || {
+            rx.recv_timeout(Duration::from_secs(60)).is_err()
+        });
+        assert!(r.is_err());
+    };
+    body();
+    verdant::spawn(body).join().unwrap();
+}

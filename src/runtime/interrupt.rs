@@ -222,6 +222,21 @@ pub(crate) fn elapsed_unwind() -> ! {
     std::panic::resume_unwind(Box::new(ElapsedUnwind))
 }
 
+/// Records that a call of the caller was cut short by its timeout deadline
+/// (it returned [`Wake::Elapsed`](crate::runtime::park::Wake) or the
+/// equivalent error): the innermost [`crate::timeout`] then reports
+/// `Elapsed` even if its closure returns normally. The mark is the
+/// deadline slot set to [`elapsed_mark`], an instant in the past, so every
+/// later call inside the same `timeout` elapses at once, as it would have.
+pub(crate) fn note_elapsed() {
+    set_timeout_deadline(Some(elapsed_mark()));
+}
+
+/// The deadline value [`note_elapsed`] stores.
+pub(crate) fn elapsed_mark() -> Instant {
+    epoch()
+}
+
 /// The caller's timeout deadline (set by [`crate::timeout`]), if any.
 pub(crate) fn timeout_deadline() -> Option<Instant> {
     match current_task() {

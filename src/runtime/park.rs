@@ -140,6 +140,17 @@ pub(crate) fn park_uninterruptible(deadline: Option<Instant>) -> Wake {
 // Inlined: fewer returns across the switch (see `coroutine::try_suspend`).
 #[inline]
 fn park_inner(deadline: Option<Instant>, cancellable: bool, on_elapsed: OnElapsed) -> Wake {
+    let wake = park_any(deadline, cancellable, on_elapsed);
+    if wake == Wake::Elapsed {
+        // The innermost `verdant::timeout` reports it, whatever the
+        // caller makes of it.
+        interrupt::note_elapsed();
+    }
+    wake
+}
+
+#[inline]
+fn park_any(deadline: Option<Instant>, cancellable: bool, on_elapsed: OnElapsed) -> Wake {
     if let Some(local) = context::worker() {
         if let Some(task) = local.current_task() {
             return park_green(&local, &task, deadline, cancellable, on_elapsed);

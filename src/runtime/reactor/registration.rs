@@ -151,7 +151,10 @@ impl Registration {
             // call's deadline and its `verdant::timeout` deadline.
             let scope = interrupt::timeout_deadline().filter(|s| deadline.is_none_or(|d| *s < d));
             return match sys::poll_fd(self.fd, interest == Interest::Read, scope.or(deadline)) {
-                Err(e) if e.kind() == io::ErrorKind::TimedOut && scope.is_some() => Err(Elapsed::new().into()),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut && scope.is_some() => {
+                    interrupt::note_elapsed();
+                    Err(Elapsed::new().into())
+                }
                 r => r,
             };
         };
