@@ -54,12 +54,13 @@ const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 256 * 1024;
 
 /// Serves requests on `stream` until the connection ends.
-pub(super) fn serve_connection<S, H>(mut stream: S, cfg: &Config, handler: &H, conn: &ConnGuard)
+/// `accepted` is when the connection was accepted: the first request's
+/// head must arrive within the header timeout from then.
+pub(super) fn serve_connection<S, H>(mut stream: S, accepted: Instant, cfg: &Config, handler: &H, conn: &ConnGuard)
 where
     S: Transport,
     H: Fn(Request<Body>) -> Response<Body>,
 {
-    let accepted = Instant::now();
     if stream.set_write_timeout(cfg.write_timeout).is_err() {
         return;
     }
@@ -87,6 +88,35 @@ where
             Next::Upgrade(f) => return upgrade(&shared, f),
         }
     }
+}
+
+/// Starts an HTTPS connection on its own green thread: registers the TCP
+/// socket (a stop shuts it, which ends a handshake as it ends an idle
+/// wait: the connection counts as idle until its handshake is done) and
+/// runs the TLS handshake, bounded by the header timeout from now (the
+/// first request's head then gets what is left of it, see
+/// [`serve_connection`]). `None`: the handshake failed (nothing to log) or
+/// the server is stopping; the connection is closed.
+#[cfg(feature = "tls")]
+pub(super) fn handshake(
+    tcp: TcpStream,
+    tls: &Arc<crate::tls::ServerConfig>,
+    cfg: &Config,
+    registry: &Arc<Registry>,
+) -> Option<(crate::tls::TlsStream<TcpStream>, Instant, ConnGuard)> {
+    let accepted = Instant::now();
+    tcp.set_write_timeout(cfg.write_timeout).ok()?;
+    let guard = registry.register(&tcp)?;
+    if !guard.set_idle() {
+        return None;
+    }
+    let deadline = accepted.checked_add(cfg.header_timeout);
+    let accept = || crate::tls::TlsStream::accept(tls.clone(), tcp);
+    let stream = match deadline {
+        Some(deadline) => crate::timeout_at(deadline, accept).ok()?.ok()?,
+        None => accept().ok()?,
+    };
+    guard.set_busy().then_some((stream, accepted, guard))
 }
 
 /// What follows an exchange.

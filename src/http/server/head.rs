@@ -79,7 +79,16 @@ pub(super) fn read_head<S: Transport>(
         if scanned >= cfg.max_header_bytes {
             return Err(HeadError::Status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
-        let idle = data.is_empty();
+        let Some(stream) = io.stream.as_mut() else {
+            return Err(HeadError::Closed);
+        };
+        // Bytes of the next request may already be inside the stream
+        // (decrypted by TLS), where waiting on the socket would not see
+        // them: then the connection is not idle.
+        let idle = data.is_empty() && !stream.has_buffered();
+        if !idle && deadline.is_none() {
+            deadline = Instant::now().checked_add(cfg.header_timeout);
+        }
         let wait_until = if idle {
             if !conn.set_idle() {
                 return Err(HeadError::Closed);
@@ -87,9 +96,6 @@ pub(super) fn read_head<S: Transport>(
             deadline.or_else(|| Instant::now().checked_add(cfg.idle_timeout))
         } else {
             deadline
-        };
-        let Some(stream) = io.stream.as_mut() else {
-            return Err(HeadError::Closed);
         };
         let read = io.rbuf.fill_from(stream, cfg.max_header_bytes, wait_until);
         match read {

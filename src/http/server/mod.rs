@@ -12,21 +12,23 @@
 //! | `head.rs` | reading and checking a request head (httparse) |
 //! | `io.rs` | the read buffer and the request-body decoder shared with the handler's `Body` |
 //! | `write.rs` | response framing and writing, the `Date` cache |
-//! | `transport.rs` | the stream trait (`TcpStream` now; a TLS stream next) |
+//! | `transport.rs` | the stream trait, for `TcpStream` and `TlsStream<TcpStream>` |
 //! | `upgrade.rs` | `OnUpgrade`, `Upgraded` |
 //!
-//! **Plugging TLS in.** `serve_background`'s per-connection closure
-//! registers the accepted `TcpStream` (the registry shuts that socket to
-//! close an idle connection at a stop) and calls
-//! `conn::serve_connection(stream, ..)`. A TLS server does the same with
-//! one step between: register the `TcpStream`, run the handshake on the
-//! connection's green thread (bounded by `header_timeout`, e.g. with
-//! `crate::timeout`), and pass the TLS stream, which implements
-//! `Transport` (`set_write_timeout` on the socket underneath,
-//! `shutdown_write` sending `close_notify` first), to `serve_connection`.
-//! Nothing else in the connection code knows what the stream is; an
-//! upgraded TLS connection is handed over as an `Upgraded` whose
-//! `downcast` yields the TLS stream type.
+//! **How TLS plugs in** (feature `tls`, [`ServerBuilder::tls`]).
+//! `serve_background`'s per-connection closure registers the accepted
+//! `TcpStream` (the registry shuts that socket to close an idle connection
+//! at a stop) and calls `conn::serve_connection(stream, ..)`. With TLS,
+//! `conn::handshake` comes between, on the connection's own green thread:
+//! it registers the `TcpStream` (counted idle until the handshake is done,
+//! so a stop cuts a handshake short), runs `TlsStream::accept` bounded by
+//! `header_timeout` (through `crate::timeout_at`), and passes the TLS
+//! stream, which implements `Transport` (`set_write_timeout` on the socket
+//! underneath, `shutdown_write` sending `close_notify` first,
+//! `has_buffered` for decrypted bytes that a wait on the socket could not
+//! see), to `serve_connection`. Nothing else in the connection code knows
+//! what the stream is; an upgraded TLS connection is handed over as an
+//! `Upgraded` whose `downcast` yields the TLS stream type.
 
 mod conn;
 mod head;
@@ -59,6 +61,9 @@ pub(crate) struct Config {
     write_timeout: Option<Duration>,
     max_connections: usize,
     backlog: u32,
+    /// Serve HTTPS with this config (ALPN already set to `http/1.1`).
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<crate::tls::ServerConfig>>,
 }
 
 impl Default for Config {
@@ -74,6 +79,8 @@ impl Default for Config {
             write_timeout: Some(Duration::from_secs(60)),
             max_connections: 10_000,
             backlog: 1024,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -232,8 +239,16 @@ impl Server {
         let handler = Arc::new(handler);
         let (c, r) = (cfg.clone(), registry.clone());
         let inner = crate::net::serve_background(self.listener, cfg.max_connections, move |stream, _peer| {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &c.tls {
+                if let Some((stream, accepted, guard)) = conn::handshake(stream, tls, &c, &r) {
+                    conn::serve_connection(stream, accepted, &c, &*handler, &guard);
+                }
+                return Ok(());
+            }
+            let accepted = std::time::Instant::now();
             if let Some(guard) = r.register(&stream) {
-                conn::serve_connection(stream, &c, &*handler, &guard);
+                conn::serve_connection(stream, accepted, &c, &*handler, &guard);
             }
             Ok(())
         })?;
@@ -406,6 +421,65 @@ impl ServerBuilder {
     /// ```
     pub fn backlog(mut self, backlog: u32) -> ServerBuilder {
         self.cfg.backlog = backlog;
+        self
+    }
+
+    /// Serves HTTPS (feature `tls`): every connection starts with a TLS
+    /// handshake presenting `config`'s certificate, then HTTP/1.1 runs
+    /// inside it exactly as over plain TCP (keep-alive, pipelining,
+    /// limits, upgrades, graceful stop).
+    ///
+    /// - The config's ALPN protocols are replaced by `http/1.1`, the only
+    ///   protocol the server speaks (on a copy; your `Arc` is untouched):
+    ///   a client that offers ALPN without `http/1.1` (only `h2`) fails
+    ///   its handshake, one that offers none is served.
+    /// - The handshake runs on the connection's own green thread, never
+    ///   the acceptor's, and must finish within
+    ///   [`header_timeout`](Self::header_timeout) (counted from the
+    ///   accept, together with the first request's head): a client that
+    ///   connects and sends nothing is cut off then.
+    /// - A failed handshake (plain HTTP sent to the port, a client that
+    ///   rejects the certificate) just closes that connection; nothing is
+    ///   logged.
+    /// - A graceful stop closes connections still in their handshake at
+    ///   once, as it closes idle ones.
+    /// - An upgraded connection ([`Upgraded::downcast`]) is a
+    ///   [`TlsStream<TcpStream>`](crate::tls::TlsStream).
+    ///
+    /// Make the config with [`crate::tls::server_config`] from PEM files,
+    /// or with [`rustls`](crate::tls::rustls) itself.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use verdant::http::{Client, Response, Server};
+    /// use verdant::tls;
+    ///
+    /// # let c = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    /// # let (cert_pem, key_pem) = (c.cert.pem(), c.signing_key.serialize_pem());
+    /// // A real server reads its certificate chain and key from files.
+    /// let config = tls::server_config(cert_pem.as_bytes(), key_pem.as_bytes())?;
+    /// let server = Server::builder()
+    ///     .tls(config)
+    ///     .bind("127.0.0.1:0")?
+    ///     .serve_background(|_req| Response::new("secret".into()))?;
+    ///
+    /// // A client that trusts the (here self-signed) certificate.
+    /// let client = Client::builder()
+    ///     .tls_config(tls::client_config_with_roots(cert_pem.as_bytes())?)
+    ///     .build();
+    /// let url = format!("https://{}/", server.local_addr());
+    /// let mut resp = client.get(&url).expect("https works");
+    /// let mut text = String::new();
+    /// resp.body_mut().read_to_string(&mut text)?;
+    /// assert_eq!(text, "secret");
+    /// server.stop()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: Arc<crate::tls::ServerConfig>) -> ServerBuilder {
+        let mut config = Arc::unwrap_or_clone(config);
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        self.cfg.tls = Some(Arc::new(config));
         self
     }
 

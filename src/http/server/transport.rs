@@ -23,6 +23,14 @@ pub(crate) trait Transport: Read + Write + Send + 'static {
     /// was written. Reading still works.
     fn shutdown_write(&mut self) -> io::Result<()>;
 
+    /// Whether bytes already received wait inside the stream, where a
+    /// read returns them without waiting on the socket (a TLS stream's
+    /// decrypted bytes). Such a connection is not idle: a pipelined
+    /// request is there.
+    fn has_buffered(&mut self) -> bool {
+        false
+    }
+
     /// The stream as `Any`, for [`Upgraded::downcast`](super::Upgraded::downcast).
     fn as_any(&self) -> &dyn Any;
 
@@ -37,6 +45,32 @@ impl Transport for TcpStream {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Transport for crate::tls::TlsStream<TcpStream> {
+    fn set_write_timeout(&mut self, dur: Option<Duration>) -> io::Result<()> {
+        self.get_ref().set_write_timeout(dur)
+    }
+
+    /// `close_notify` (so the client can tell the end from a truncation),
+    /// then the socket's write half.
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown()?;
+        self.get_ref().shutdown(Shutdown::Write)
+    }
+
+    fn has_buffered(&mut self) -> bool {
+        !self.buffered().is_empty()
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -165,8 +165,10 @@ impl Upgraded {
     }
 
     /// The underlying stream, if it is a `T` (a [`crate::net::TcpStream`]
-    /// for a plain-TCP server), with the bytes of [`Upgraded::read_buffer`];
-    /// `Err(self)` otherwise.
+    /// for a plain-TCP server, a `verdant::tls::TlsStream<TcpStream>` for
+    /// an HTTPS one), with the bytes of [`Upgraded::read_buffer`];
+    /// `Err(self)` otherwise. Over TLS, decrypted bytes not yet read stay
+    /// inside the `TlsStream`, where its next read returns them.
     ///
     /// ```
     /// # fn f(conn: verdant::http::Upgraded) {
