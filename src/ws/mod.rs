@@ -63,18 +63,16 @@
 //! reads, the thread drains a channel of outgoing messages.
 //! `examples/chat_ws.rs` does exactly this.
 //!
-//! Under `verdant::timeout`, keep the read's result outside the closure:
-//! `timeout` returns `Err(Elapsed)` whenever its deadline has passed by the
-//! time the closure returns, so a message read just before the deadline
-//! would be dropped with the closure's return value.
+//! A read that completes before the deadline cuts it short keeps its
+//! message even if the deadline passes meanwhile (`timeout` reports
+//! `Elapsed` only for a call it cut short):
 //!
 //! ```
 //! # use std::time::Duration;
 //! # use verdant::ws::{Message, WebSocket};
 //! fn read_or_tick<S: std::io::Read + std::io::Write>(ws: &mut WebSocket<S>) -> Option<Message> {
-//!     let mut read = None;
-//!     let _ = verdant::timeout(Duration::from_millis(20), || read = Some(ws.read()));
-//!     read?.ok() // `None`: nothing within the tick (or the socket failed)
+//!     verdant::timeout(Duration::from_millis(20), || ws.read()).ok()?.ok()
+//!     // `None`: nothing within the tick (or the socket failed)
 //! }
 //! ```
 //!
