@@ -90,30 +90,39 @@ fn verdant_server(cfg: Arc<rustls::ServerConfig>) -> SocketAddr {
             .bind("127.0.0.1:0")
             .unwrap();
         verdant::net::serve_background(l, 100_000, move |tcp, _| {
-            let mut tls = verdant::tls::TlsStream::accept(cfg.clone(), tcp)?;
-            let mut buf = Vec::with_capacity(4096);
-            let mut chunk = [0u8; 4096];
-            let mut out = Vec::with_capacity(1024);
-            loop {
-                let n = tls.read(&mut chunk)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                for _ in 0..take_requests(&mut buf) {
-                    out.extend_from_slice(RESPONSE);
-                }
-                if !out.is_empty() {
-                    tls.write_all(&out)?;
-                    out.clear();
-                }
-            }
+            // A client that goes away (wrk at the end of a run) is not
+            // worth a log line: errors end the connection quietly, as
+            // on the tokio side.
+            let _ = fixed_loop(cfg.clone(), tcp);
+            Ok(())
         })
         .unwrap()
     });
     let addr = server.local_addr();
     std::mem::forget((rt, server));
     addr
+}
+
+/// verdant's connection: the handshake, then the fixed response loop.
+fn fixed_loop(cfg: Arc<rustls::ServerConfig>, tcp: verdant::net::TcpStream) -> std::io::Result<()> {
+    let mut tls = verdant::tls::TlsStream::accept(cfg, tcp)?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let mut out = Vec::with_capacity(1024);
+    loop {
+        let n = tls.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        for _ in 0..take_requests(&mut buf) {
+            out.extend_from_slice(RESPONSE);
+        }
+        if !out.is_empty() {
+            tls.write_all(&out)?;
+            out.clear();
+        }
+    }
 }
 
 /// A tokio current-thread server: `hyper` or the fixed loop.
