@@ -202,3 +202,115 @@ pub fn reset_peak_rss() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Pins the calling thread, and every thread it starts afterwards, to CPU
+/// `core` (`sched_setaffinity`). Call it first thing in a server child
+/// process so that all of its threads share that one core.
+pub fn pin_to_core(core: usize) {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET writes
+    // within it; sched_setaffinity reads it for the calling thread (0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        assert_eq!(rc, 0, "sched_setaffinity to CPU {core}: {}", io::Error::last_os_error());
+    }
+}
+
+/// The system load averages (`/proc/loadavg`'s first three fields), to
+/// print next to a measurement on a shared machine.
+pub fn loadavg() -> String {
+    let s = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// What one `wrk --latency` run reported.
+#[derive(Clone, Copy, Debug)]
+pub struct WrkResult {
+    /// `Requests/sec`.
+    pub rps: f64,
+    /// The 50% and 99% lines of the latency distribution, in seconds.
+    pub p50: f64,
+    pub p99: f64,
+    /// Connect, read, write and timeout errors, and non-2xx responses.
+    pub errors: u64,
+}
+
+/// Whether `wrk` is on the `PATH`.
+pub fn wrk_installed() -> bool {
+    std::process::Command::new("wrk")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Runs `taskset -c CORE wrk -t1 -cCONNS -dSECSs --latency URL` and parses
+/// its report; panics with wrk's output if it cannot.
+pub fn wrk(core: usize, conns: usize, secs: u32, url: &str) -> WrkResult {
+    let out = std::process::Command::new("taskset")
+        .args(["-c", &core.to_string(), "wrk", "-t1"])
+        .arg(format!("-c{conns}"))
+        .arg(format!("-d{secs}s"))
+        .args(["--latency", url])
+        .output()
+        .expect("run taskset wrk");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    parse_wrk(&text).unwrap_or_else(|| {
+        panic!(
+            "could not parse wrk's output:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn parse_wrk(text: &str) -> Option<WrkResult> {
+    let mut rps = None;
+    let (mut p50, mut p99) = (None, None);
+    let mut errors = 0u64;
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(v) = l.strip_prefix("Requests/sec:") {
+            rps = v.trim().parse().ok();
+        } else if let Some(v) = l.strip_prefix("50%") {
+            p50 = wrk_duration(v.trim());
+        } else if let Some(v) = l.strip_prefix("99%") {
+            p99 = wrk_duration(v.trim());
+        } else if let Some(v) = l.strip_prefix("Socket errors:") {
+            // "connect 0, read 0, write 0, timeout 0"
+            errors += v
+                .split(',')
+                .filter_map(|f| f.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        } else if let Some(v) = l.strip_prefix("Non-2xx or 3xx responses:") {
+            errors += v.trim().parse::<u64>().unwrap_or(0);
+        }
+    }
+    Some(WrkResult {
+        rps: rps?,
+        p50: p50?,
+        p99: p99?,
+        errors,
+    })
+}
+
+/// "1.23ms" → 0.00123 (wrk's units: us, ms, s, m).
+fn wrk_duration(v: &str) -> Option<f64> {
+    let split = v.find(|c: char| c.is_ascii_alphabetic())?;
+    let (n, unit) = v.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    Some(match unit {
+        "us" => n * 1e-6,
+        "ms" => n * 1e-3,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return None,
+    })
+}
+
+/// Timed runs for a bench whose own default is `default`: env
+/// `BENCH_RUNS` if set.
+pub fn runs_or(default: usize) -> usize {
+    env_usize("BENCH_RUNS", default).max(1)
+}
