@@ -373,12 +373,18 @@ pub(super) fn head_ends(data: &[u8], from: usize) -> bool {
     if data.starts_with(b"\r\n") || data.starts_with(b"\n") {
         return true;
     }
-    let from = from.saturating_sub(3);
-    data.get(from..).is_some_and(|tail| {
-        tail.windows(2)
-            .enumerate()
-            .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && tail.get(i + 2) == Some(&b'\n')))
-    })
+    // Jump from one `\n` to the next (a tight byte search) instead of
+    // comparing every window: an end is `\n\n` or `\n\r\n`.
+    let mut i = from.saturating_sub(3).min(data.len());
+    while let Some(off) = data[i..].iter().position(|&b| b == b'\n') {
+        let n = i + off;
+        match data.get(n + 1) {
+            Some(b'\n') => return true,
+            Some(b'\r') if data.get(n + 2) == Some(&b'\n') => return true,
+            _ => i = n + 1,
+        }
+    }
+    false
 }
 
 /// A connection's read buffer: `buf[start..end]` holds bytes read and not
@@ -470,5 +476,17 @@ mod tests {
         let data = b"GET / HTTP/1.1\r\n\r\n";
         assert!(head_ends(data, data.len() - 1));
         assert!(!head_ends(b"GET / HTTP/1.1\r\n\r", 0));
+        // A `\n\r` not followed by `\n`, then a real end further on.
+        assert!(!head_ends(b"GET / HTTP/1.1\n\rX: y\r\n", 0));
+        assert!(head_ends(b"GET / HTTP/1.1\n\rX: y\r\n\r\n", 0));
+        // A scan start past the end of the data finds nothing, not a panic.
+        assert!(!head_ends(b"GET", 10));
+        // Every split of a head into two reads finds its end exactly once.
+        let data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for cut in 0..data.len() {
+            let first = head_ends(&data[..cut], 0);
+            assert!(!first, "no end within the first {cut} bytes");
+            assert!(head_ends(data, cut), "end found after a read of {cut} bytes");
+        }
     }
 }
