@@ -14,19 +14,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::watchdog;
-
-/// Runs a program on the calling (plain OS) thread.
-fn on_os_thread(program: fn()) {
-    let _w = watchdog(Duration::from_secs(60));
-    program();
-}
-
-/// Runs a program inside a green thread.
-fn in_green_thread(program: fn()) {
-    let _w = watchdog(Duration::from_secs(60));
-    verdant::spawn(program).join().unwrap();
-}
+use support::{in_green_thread, on_os_thread, watchdog};
 
 macro_rules! programs {
     (run = $run:path; $($uses:item)*) => {

@@ -14,20 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{rt, watchdog};
+use support::{in_green_thread, on_os_thread, rt, watchdog};
 use verdant::sync::{Event, Once, OnceLock};
-
-/// Runs a program on the calling (plain OS) thread.
-fn on_os_thread(program: fn()) {
-    let _w = watchdog(Duration::from_secs(60));
-    program();
-}
-
-/// Runs a program inside a green thread.
-fn in_green_thread(program: fn()) {
-    let _w = watchdog(Duration::from_secs(60));
-    verdant::spawn(program).join().unwrap();
-}
 
 macro_rules! programs {
     (run = $run:path; $($uses:item)*) => {

@@ -26,19 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{rt, watchdog};
-
-/// Runs a program on the calling (plain OS) thread.
-fn on_os_thread(program: fn()) {
-    let _w = watchdog(Duration::from_secs(60));
-    program();
-}
-
-/// Runs a program inside a green thread.
-fn in_green_thread(program: fn()) {
-    let _w = watchdog(Duration::from_secs(60));
-    verdant::spawn(program).join().unwrap();
-}
+use support::{in_green_thread, on_os_thread, rt, watchdog};
 
 macro_rules! programs {
     (run = $run:path; $($uses:item)*) => {

@@ -87,3 +87,17 @@ pub fn join_os<T: Send + 'static>(h: std::thread::JoinHandle<T>) -> T {
         .join()
         .expect("spawn_blocking")
 }
+
+/// Runs a std-style program of the `tests/migrate_*.rs` corpora on the
+/// calling (plain OS) thread.
+pub fn on_os_thread(program: fn()) {
+    let _w = watchdog(Duration::from_secs(60));
+    program();
+}
+
+/// Runs a std-style program of the `tests/migrate_*.rs` corpora inside a
+/// green thread.
+pub fn in_green_thread(program: fn()) {
+    let _w = watchdog(Duration::from_secs(60));
+    verdant::spawn(program).join().unwrap();
+}
