@@ -32,9 +32,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use support::ChildServer;
+
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -274,73 +276,28 @@ fn serve(name: &str) {
 
 // ---- The parent -------------------------------------------------------
 
-/// A server child process.
-struct Server {
-    child: Child,
-    pid: u32,
-    addr: SocketAddr,
-}
-
-impl Server {
-    /// Starts server `name`, under `strace` writing to `trace` if given.
-    fn start(name: &str, trace: Option<&std::path::Path>) -> Server {
-        let exe = std::env::current_exe().unwrap();
-        let mut cmd = match trace {
-            Some(out) => {
-                let mut c = Command::new("strace");
-                c.args(["-f", "-c", "-e", &format!("trace={TRACED}"), "-o"])
-                    .arg(out)
-                    .arg(exe);
-                c
-            }
-            None => Command::new(exe),
-        };
-        let mut child = cmd
-            .env("ECHO_SERVE", name)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server process (and strace, if asked)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let mut it = line.split_whitespace().map(|w| w.parse::<u32>().unwrap());
-        let (pid, port) = (it.next().unwrap(), it.next().unwrap());
-        Server {
-            child,
-            pid,
-            addr: SocketAddr::from(([127, 0, 0, 1], port as u16)),
+/// Starts server `name` as a child process, under `strace` writing to
+/// `trace` if given.
+fn start_server(name: &str, trace: Option<&std::path::Path>) -> ChildServer {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = match trace {
+        Some(out) => {
+            let mut c = Command::new("strace");
+            c.args(["-f", "-c", "-e", &format!("trace={TRACED}"), "-o"])
+                .arg(out)
+                .arg(exe);
+            c
         }
-    }
-
-    /// On-CPU time of all the server's threads so far.
-    fn cpu(&self) -> Duration {
-        let mut ns = 0u64;
-        for task in std::fs::read_dir(format!("/proc/{}/task", self.pid)).unwrap() {
-            let path = task.unwrap().path().join("schedstat");
-            // A thread may exit between the listing and the read.
-            if let Ok(s) = std::fs::read_to_string(path) {
-                ns += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-        Duration::from_nanos(ns)
-    }
-
-    fn stop(mut self) {
-        drop(self.child.stdin.take());
-        self.child.wait().unwrap();
-    }
+        None => Command::new(exe),
+    };
+    cmd.env("ECHO_SERVE", name);
+    ChildServer::start(cmd, name)
 }
 
 /// One timed run: the load's sample and the server CPU per measured
 /// round trip.
 fn run(name: &str, conns: usize, secs: Duration) -> (Sample, Duration) {
-    let server = Server::start(name, None);
+    let server = start_server(name, None);
     let warmup = Instant::now() + WARMUP;
     let end = warmup + secs;
     let client = load(server.addr, conns, warmup, end);
@@ -393,7 +350,7 @@ fn traced(servers: &[String], conns: &[usize], secs: Duration) {
     for &c in conns {
         for name in servers {
             let out = dir.join(format!("verdant-echo-strace-{}-{name}-{c}.txt", std::process::id()));
-            let server = Server::start(name, Some(&out));
+            let server = start_server(name, Some(&out));
             let warmup = Instant::now() + WARMUP;
             let s = load(server.addr, c, warmup, warmup + secs).join().unwrap();
             server.stop();

@@ -26,9 +26,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use support::ChildServer;
+
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -153,18 +153,8 @@ fn main() {
     let delay_ms: u64 = env_or("FANOUT_DELAY_MS", 100);
     let ideal = Duration::from_millis(delay_ms * requests.div_ceil(inflight) as u64);
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env("FANOUT_SERVE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server process");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let server = ChildServer::start(support::self_command("FANOUT_SERVE", "1"), "fan-out target");
+    let addr = server.addr;
     let url = format!("http://{addr}/");
 
     let load = support::loadavg();
@@ -234,6 +224,5 @@ fn main() {
         fmt(&hs)
     );
     println!("load average at start: {load}; at end: {}", support::loadavg());
-    drop(child.stdin.take());
-    let _ = child.wait();
+    server.stop();
 }

@@ -28,9 +28,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use support::ChildServer;
+
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 
 const BODY: &str = "Hello, World!";
 const SERVER_CORE: usize = 0;
@@ -132,40 +133,6 @@ fn serve(name: &str) {
 
 // ---- The parent -------------------------------------------------------
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(name: &str) -> Server {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env("HELLO_SERVE", name)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server process");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("server {name} did not start: {line:?}"));
-        Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    fn stop(mut self) {
-        drop(self.child.stdin.take());
-        self.child.wait().unwrap();
-    }
-}
-
 fn median(v: impl Iterator<Item = f64>) -> f64 {
     support::Stats::of(v.collect()).median
 }
@@ -218,7 +185,7 @@ fn main() {
         let mut samples: Vec<Vec<support::WrkResult>> = servers.iter().map(|_| Vec::new()).collect();
         for run in 0..runs {
             for (name, out) in servers.iter().zip(&mut samples) {
-                let server = Server::start(name);
+                let server = ChildServer::start(support::self_command("HELLO_SERVE", name), name);
                 let url = format!("http://{}/", server.addr);
                 let _ = support::wrk(WRK_CORE, c, 1, &url);
                 let load = support::loadavg();

@@ -23,8 +23,8 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
-use std::{fs, thread};
 use support::Ratio::VerdantOverPeer;
 
 const LONG: Duration = Duration::from_secs(3600);
@@ -86,15 +86,7 @@ fn print_idle_row(case: &str, verdant: support::Stats, tokio: support::Stats) {
 
 /// CPU time consumed so far by the threads of this process now alive.
 fn process_cpu() -> Duration {
-    let mut ns = 0u64;
-    for task in fs::read_dir("/proc/self/task").expect("read /proc/self/task") {
-        let path = task.expect("task entry").path().join("schedstat");
-        // A thread that exited since the listing has no file any more.
-        if let Ok(s) = fs::read_to_string(path) {
-            ns += s.split(' ').next().and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
+    support::threads_cpu("/proc/self/task")
 }
 
 /// CPU time the process uses over `window`, starting now.

@@ -44,9 +44,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use support::ChildServer;
+
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -204,57 +205,11 @@ fn serve(name: &str) {
 
 // ---- The parent -------------------------------------------------------
 
-struct Server {
-    child: Child,
-    pid: u32,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(name: &str, cert: &std::path::Path, key: &std::path::Path) -> Server {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env("TLS_SERVE", name)
-            .env("TLS_CERT", cert)
-            .env("TLS_KEY", key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server process");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let mut it = line.split_whitespace().map(|w| w.parse::<u32>().ok());
-        let (Some(Some(pid)), Some(Some(port))) = (it.next(), it.next()) else {
-            panic!("server {name} did not start: {line:?}");
-        };
-        Server {
-            child,
-            pid,
-            addr: SocketAddr::from(([127, 0, 0, 1], port as u16)),
-        }
-    }
-
-    /// On-CPU time of all the server's threads so far.
-    fn cpu(&self) -> Duration {
-        let mut ns = 0u64;
-        for task in std::fs::read_dir(format!("/proc/{}/task", self.pid)).unwrap() {
-            let path = task.unwrap().path().join("schedstat");
-            if let Ok(s) = std::fs::read_to_string(path) {
-                ns += s
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
-        Duration::from_nanos(ns)
-    }
-
-    fn stop(mut self) {
-        drop(self.child.stdin.take());
-        self.child.wait().unwrap();
-    }
+/// Starts server `name` as a child process serving `cert`/`key`.
+fn start_server(name: &str, cert: &std::path::Path, key: &std::path::Path) -> ChildServer {
+    let mut cmd = support::self_command("TLS_SERVE", name);
+    cmd.env("TLS_CERT", cert).env("TLS_KEY", key);
+    ChildServer::start(cmd, name)
 }
 
 /// One request on a fresh connection with a full handshake.
@@ -283,7 +238,12 @@ fn one_connection(addr: SocketAddr, cfg: &Arc<rustls::ClientConfig>) -> std::io:
 }
 
 /// Handshake load: returns (connections/s, server CPU per connection, errors).
-fn handshakes(server: &Server, cfg: &Arc<rustls::ClientConfig>, clients: usize, secs: f64) -> (f64, Duration, usize) {
+fn handshakes(
+    server: &ChildServer,
+    cfg: &Arc<rustls::ClientConfig>,
+    clients: usize,
+    secs: f64,
+) -> (f64, Duration, usize) {
     let done = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -375,7 +335,7 @@ fn main() {
     let mut per_run = Vec::new();
     for run in 0..runs {
         for (name, out) in servers.iter().zip(&mut hs) {
-            let server = Server::start(name, &cert, &key);
+            let server = start_server(name, &cert, &key);
             let load = support::loadavg();
             let r = handshakes(&server, &client_cfg, clients, secs as f64);
             server.stop();
@@ -421,7 +381,7 @@ fn main() {
             let mut samples: Vec<Vec<support::WrkResult>> = servers.iter().map(|_| Vec::new()).collect();
             for run in 0..runs {
                 for (name, out) in servers.iter().zip(&mut samples) {
-                    let server = Server::start(name, &cert, &key);
+                    let server = start_server(name, &cert, &key);
                     let url = format!("https://localhost:{}/", server.addr.port());
                     let _ = support::wrk(CLIENT_CORE, c, 1, &url);
                     let load = support::loadavg();

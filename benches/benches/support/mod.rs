@@ -314,3 +314,78 @@ fn wrk_duration(v: &str) -> Option<f64> {
 pub fn runs_or(default: usize) -> usize {
     env_usize("BENCH_RUNS", default).max(1)
 }
+
+/// A server child process of a networking bench: the bench's own
+/// executable (or a wrapper such as strace around it) run by `cmd`, whose
+/// first stdout line is `PID PORT` and which serves on 127.0.0.1:PORT
+/// until its stdin closes.
+pub struct ChildServer {
+    child: std::process::Child,
+    /// The server process (not a wrapper around it).
+    pub pid: u32,
+    pub addr: std::net::SocketAddr,
+}
+
+impl ChildServer {
+    /// Starts `cmd` with piped stdin and stdout and waits for its
+    /// `PID PORT` line; `name` names it in the panic if it does not start.
+    pub fn start(mut cmd: std::process::Command, name: &str) -> ChildServer {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the {name} server process: {e}"));
+        let mut line = String::new();
+        io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut it = line.split_whitespace().map(|w| w.parse::<u32>().ok());
+        let (Some(Some(pid)), Some(Some(port))) = (it.next(), it.next()) else {
+            panic!("server {name} did not start: {line:?}");
+        };
+        ChildServer {
+            child,
+            pid,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port as u16)),
+        }
+    }
+
+    /// On-CPU time of all the server's threads so far.
+    pub fn cpu(&self) -> Duration {
+        threads_cpu(&format!("/proc/{}/task", self.pid))
+    }
+
+    /// Closes its stdin and waits for it to exit.
+    pub fn stop(mut self) {
+        drop(self.child.stdin.take());
+        self.child.wait().unwrap();
+    }
+}
+
+/// The bench's own executable with `var=value` set: how a bench runs one
+/// of its servers as a child process.
+pub fn self_command(var: &str, value: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env::current_exe().unwrap());
+    cmd.env(var, value);
+    cmd
+}
+
+/// On-CPU time so far of the threads listed in `task_dir`
+/// (`/proc/<pid>/task` or `/proc/self/task`), from their `schedstat`.
+pub fn threads_cpu(task_dir: &str) -> Duration {
+    let mut ns = 0u64;
+    for task in fs::read_dir(task_dir).unwrap_or_else(|e| panic!("read {task_dir}: {e}")) {
+        let path = task.unwrap().path().join("schedstat");
+        // A thread may exit between the listing and the read.
+        if let Ok(s) = fs::read_to_string(path) {
+            ns += s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(ns)
+}
