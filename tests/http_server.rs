@@ -10,15 +10,18 @@
 
 #![cfg(feature = "http")]
 
+#[path = "support/http_wire.rs"]
+mod http_wire;
 mod support;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
+use http_wire::Wire;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestRunner};
 use support::{rt, watchdog};
@@ -68,141 +71,8 @@ macro_rules! both {
     )*};
 }
 
-/// A raw HTTP/1.1 client: writes bytes, reads responses.
-struct Client {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-/// A response as read off the wire.
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap()
-    }
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        Client { s, buf: Vec::new() }
-    }
-
-    fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.s.write_all(bytes.as_ref()).unwrap();
-    }
-
-    /// Reads more bytes; false at end-of-file (or a reset).
-    fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 8192];
-        match self.s.read(&mut chunk) {
-            Ok(0) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => false,
-            Err(e) => panic!("client read failed: {e}"),
-        }
-    }
-
-    fn take(&mut self, n: usize) -> Vec<u8> {
-        while self.buf.len() < n {
-            assert!(self.fill(), "connection closed {} bytes short", n - self.buf.len());
-        }
-        self.buf.drain(..n).collect()
-    }
-
-    fn line(&mut self) -> Vec<u8> {
-        loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = self.buf.drain(..i + 2).collect::<Vec<_>>();
-                return line[..i].to_vec();
-            }
-            assert!(self.fill(), "connection closed in the middle of a line");
-        }
-    }
-
-    /// Reads one response head (an interim 1xx included).
-    fn head(&mut self) -> Resp {
-        loop {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut r = httparse::Response::new(&mut headers);
-            match r.parse(&self.buf).unwrap() {
-                httparse::Status::Complete(n) => {
-                    assert_eq!(r.version, Some(1), "not an HTTP/1.1 status line");
-                    let resp = Resp {
-                        status: r.code.unwrap(),
-                        headers: r
-                            .headers
-                            .iter()
-                            .map(|h| (h.name.to_string(), String::from_utf8(h.value.to_vec()).unwrap()))
-                            .collect(),
-                        body: Vec::new(),
-                    };
-                    self.buf.drain(..n);
-                    return resp;
-                }
-                httparse::Status::Partial => assert!(self.fill(), "connection closed before a response head"),
-            }
-        }
-    }
-
-    /// Reads one final response with its body; `head_request` when it
-    /// answers a HEAD (no body follows).
-    fn response_to(&mut self, head_request: bool) -> Resp {
-        let mut resp = self.head();
-        assert!(resp.status >= 200, "unexpected interim response {}", resp.status);
-        if head_request || resp.status == 204 || resp.status == 304 {
-            return resp;
-        }
-        if let Some(len) = resp.header("content-length") {
-            assert!(resp.header("transfer-encoding").is_none(), "both framings in {resp:?}");
-            resp.body = self.take(len.parse().unwrap());
-        } else if resp.header("transfer-encoding") == Some("chunked") {
-            loop {
-                let line = self.line();
-                let size = usize::from_str_radix(std::str::from_utf8(&line).unwrap(), 16).unwrap();
-                if size == 0 {
-                    assert_eq!(self.line(), b"", "trailers after the last chunk");
-                    break;
-                }
-                let data = self.take(size);
-                resp.body.extend_from_slice(&data);
-                assert_eq!(self.take(2), b"\r\n");
-            }
-        } else {
-            while self.fill() {}
-            resp.body = std::mem::take(&mut self.buf);
-        }
-        resp
-    }
-
-    fn response(&mut self) -> Resp {
-        self.response_to(false)
-    }
-
-    /// Whether the server has closed the connection, with nothing unread
-    /// left.
-    fn closed(&mut self) -> bool {
-        while self.fill() {}
-        self.buf.is_empty()
-    }
-}
+/// A raw HTTP/1.1 client over TCP.
+type Client = Wire<TcpStream>;
 
 fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")

@@ -9,6 +9,8 @@
 //! 2-worker runtime of its own.
 #![cfg(feature = "tls")]
 
+#[path = "support/http_wire.rs"]
+mod http_wire;
 mod support;
 
 use std::io::{self, ErrorKind, Read, Write};
@@ -17,6 +19,7 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use http_wire::Wire;
 use support::{rt, watchdog};
 use verdant::http::{Body, Client, OnUpgrade, Request, Response, Server, ServerBuilder, ServerHandle, StatusCode};
 use verdant::tls::{self, ClientConfig, ServerConfig, TlsStream};
@@ -90,33 +93,8 @@ fn get(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n")
 }
 
-/// A raw HTTP/1.1 client over TLS (or plain TCP): writes bytes, reads
-/// responses with a `Content-Length`.
-struct Raw<S> {
-    s: S,
-    buf: Vec<u8>,
-}
-
-/// A response as read off the wire.
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap()
-    }
-}
+/// A raw HTTP/1.1 client over a TLS (or, to test refusals, plain) stream.
+type Raw<S> = Wire<S>;
 
 /// A TCP connection with a 30 s read timeout.
 fn tcp(addr: SocketAddr) -> TcpStream {
@@ -132,63 +110,7 @@ fn connect(addr: SocketAddr) -> Raw<TlsStream<TcpStream>> {
 
 fn connect_with(addr: SocketAddr, config: Arc<ClientConfig>) -> io::Result<Raw<TlsStream<TcpStream>>> {
     let s = TlsStream::connect(config, "localhost", tcp(addr))?;
-    Ok(Raw { s, buf: Vec::new() })
-}
-
-impl<S: Read + Write> Raw<S> {
-    fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.s.write_all(bytes.as_ref()).unwrap();
-    }
-
-    /// Reads more bytes; false at the end (a close_notify, a TCP end
-    /// without one, a reset).
-    fn fill(&mut self) -> bool {
-        let mut chunk = [0u8; 8192];
-        match self.s.read(&mut chunk) {
-            Ok(0) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof) => false,
-            Err(e) => panic!("client read failed: {e}"),
-        }
-    }
-
-    fn response(&mut self) -> Resp {
-        loop {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut r = httparse::Response::new(&mut headers);
-            match r.parse(&self.buf).unwrap() {
-                httparse::Status::Complete(n) => {
-                    let mut resp = Resp {
-                        status: r.code.unwrap(),
-                        headers: r
-                            .headers
-                            .iter()
-                            .map(|h| (h.name.to_string(), String::from_utf8(h.value.to_vec()).unwrap()))
-                            .collect(),
-                        body: Vec::new(),
-                    };
-                    self.buf.drain(..n);
-                    let len: usize = resp.header("content-length").expect("a length").parse().unwrap();
-                    while self.buf.len() < len {
-                        assert!(self.fill(), "connection closed in the middle of a body");
-                    }
-                    resp.body = self.buf.drain(..len).collect();
-                    return resp;
-                }
-                httparse::Status::Partial => assert!(self.fill(), "connection closed before a response head"),
-            }
-        }
-    }
-
-    /// Whether the server has closed the connection, with nothing unread
-    /// left.
-    fn closed(&mut self) -> bool {
-        while self.fill() {}
-        self.buf.is_empty()
-    }
+    Ok(Wire::new(s))
 }
 
 // ---- tests -----------------------------------------------------------------
