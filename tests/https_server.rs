@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use http_wire::Wire;
-use support::{rt, watchdog};
+use support::{assert_not_before, rt, watchdog};
 use verdant::http::{Body, Client, OnUpgrade, Request, Response, Server, ServerBuilder, ServerHandle, StatusCode};
 use verdant::tls::{self, ClientConfig, ServerConfig, TlsStream};
 
@@ -233,9 +233,9 @@ fn plain_http_to_the_tls_port_is_cut_off_and_others_are_served() {
         buf: Vec::new(),
     };
     plain.send(get("/plain"));
-    let start = Instant::now();
+    // Cut off: the connection ends (a hang would trip the client's read
+    // timeout, and `fill` would panic).
     while plain.fill() {}
-    assert!(start.elapsed() < Duration::from_secs(10));
     // Whatever came back (a TLS alert, or nothing) is no HTTP response.
     assert!(
         !plain.buf.starts_with(b"HTTP/"),
@@ -275,18 +275,14 @@ fn a_silent_handshake_is_cut_off_by_the_header_timeout() {
     }
     // The silent client is cut off, without an answer, after the timeout.
     assert!(silent.closed());
-    let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(250), "cut off after {waited:?}");
-    assert!(waited < Duration::from_secs(10), "cut off after {waited:?}");
+    assert_not_before(start, Duration::from_millis(300));
     // A handshake finished in time leaves only the rest of the timeout,
     // counted from the accept, to the first head: a client that then
     // sends nothing is closed (quietly, as an idle connection is).
     let start = Instant::now();
     let mut idle = connect(addr);
     assert!(idle.closed());
-    let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(250), "cut off after {waited:?}");
-    assert!(waited < Duration::from_secs(10), "cut off after {waited:?}");
+    assert_not_before(start, Duration::from_millis(300));
     // One that starts a head and stalls gets 408.
     let mut stalled = connect(addr);
     stalled.send("GET / HTTP/1.1\r\n");

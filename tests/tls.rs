@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use support::{rt, watchdog};
+use support::{assert_not_before, rt, watchdog};
 use verdant::net::{TcpListener, TcpStream};
 use verdant::tls::{self, ClientConfig, ServerConfig, TlsStream};
 
@@ -263,7 +263,7 @@ fn silent_server_and_a_socket_read_timeout_time_out_the_handshake() {
         tcp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
         let start = Instant::now();
         let err = TlsStream::connect(client_config(), "localhost", tcp).unwrap_err();
-        let took = start.elapsed();
+        assert_not_before(start, Duration::from_millis(200));
         assert!(
             matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
             "{:?}: {err}",
@@ -271,8 +271,6 @@ fn silent_server_and_a_socket_read_timeout_time_out_the_handshake() {
         );
         assert!(err.to_string().contains("\"localhost\""), "{err}");
         assert!(err.to_string().contains("timed out"), "{err}");
-        assert!(took >= Duration::from_millis(190), "{took:?}");
-        assert!(took < Duration::from_secs(10), "{took:?}");
     });
 }
 
@@ -286,9 +284,7 @@ fn verdant_timeout_around_a_handshake() {
             TlsStream::connect(client_config(), "localhost", tcp)
         });
         assert!(r.is_err(), "the handshake with a silent server cannot finish");
-        let took = start.elapsed();
-        assert!(took >= Duration::from_millis(190), "{took:?}");
-        assert!(took < Duration::from_secs(10), "{took:?}");
+        assert_not_before(start, Duration::from_millis(200));
     });
 }
 
