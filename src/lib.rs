@@ -109,6 +109,7 @@
 
 mod blocking;
 mod error;
+pub mod fs;
 mod futures;
 mod green;
 mod group;

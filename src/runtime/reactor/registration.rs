@@ -202,6 +202,13 @@ impl Registration {
         }
     }
 
+    /// Whether the registration belongs to a runtime that has shut down:
+    /// no green thread can wait on it any more (see `wait_green`); a
+    /// long-lived owner (the standard streams) replaces it.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.io.get().is_some_and(|r| r.shared.is_shutdown())
+    }
+
     /// The registration, made now with the calling green thread's worker
     /// if there is none yet.
     fn registered(&self) -> io::Result<&Registered> {
