@@ -115,6 +115,8 @@ mod group;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod io;
+#[cfg(any(feature = "redis", feature = "gearman"))]
+pub mod jobs;
 mod local;
 pub mod net;
 mod pool;
