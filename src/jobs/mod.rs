@@ -48,6 +48,8 @@
 
 #[cfg(feature = "redis")]
 mod conn;
+#[cfg(feature = "gearman")]
+pub mod gearman;
 #[cfg(feature = "redis")]
 mod queue;
 #[cfg(feature = "redis")]
