@@ -172,6 +172,11 @@ pub mod docs {
     pub mod architecture {
         #![doc = include_str!("../docs/architecture.md")]
     }
+    /// Jobs across processes: the Redis work queue and Gearman
+    /// (`docs/jobs.md`).
+    pub mod jobs {
+        #![doc = include_str!("../docs/jobs.md")]
+    }
     /// Every module allowed `unsafe`, and its invariants (`docs/unsafe.md`).
     pub mod unsafe_code {
         #![doc = include_str!("../docs/unsafe.md")]
