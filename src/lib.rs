@@ -116,6 +116,8 @@ mod group;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod io;
+#[cfg(any(feature = "redis", feature = "gearman"))]
+pub mod jobs;
 mod local;
 pub mod net;
 mod pool;
@@ -170,6 +172,11 @@ pub mod docs {
     /// (`docs/architecture.md`).
     pub mod architecture {
         #![doc = include_str!("../docs/architecture.md")]
+    }
+    /// Jobs across processes: the Redis work queue and Gearman
+    /// (`docs/jobs.md`).
+    pub mod jobs {
+        #![doc = include_str!("../docs/jobs.md")]
     }
     /// Every module allowed `unsafe`, and its invariants (`docs/unsafe.md`).
     pub mod unsafe_code {

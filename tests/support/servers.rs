@@ -1,0 +1,176 @@
+//! Real job servers for the jobs tests: `redis-server` (AOF on, in a temp
+//! dir) and `gearmand`, each on a free loopback port, stopped on drop.
+//! A test whose server is not installed prints a loud SKIPPED line and
+//! returns.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether `program` is on the PATH; prints SKIPPED for `test` if not.
+pub fn installed(program: &str, package: &str, test: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    if !found {
+        eprintln!("SKIPPED: {program} not installed (apt-get install {package}); test {test} did not run");
+    }
+    found
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits (bounded: 10 s) until `ready` says the server answers.
+fn wait_ready(what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    for _ in 0..1000 {
+        if ready() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} did not come up within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("{what} did not come up");
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("verdant-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// A private redis-server with `appendonly yes` and `appendfsync always`.
+pub struct Redis {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Redis {
+    /// Starts one, or returns `None` (SKIPPED printed) if not installed.
+    pub fn start(test: &str) -> Option<Redis> {
+        if !installed("redis-server", "redis-server", test) {
+            return None;
+        }
+        let mut r = Redis {
+            port: free_port(),
+            dir: temp_dir("redis"),
+            child: None,
+        };
+        r.launch();
+        Some(r)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let port = self.port;
+        wait_ready("redis-server", || ping(port));
+    }
+
+    /// `kill -9` the server (the AOF, fsynced on every write, survives).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory (it loads the AOF).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    /// Runs one command with redis-cli-like raw RESP, returning the reply
+    /// line(s) as text (for checks independent of verdant's client).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// A private gearmand.
+pub struct Gearmand {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Gearmand {
+    pub fn start(test: &str) -> Option<Gearmand> {
+        if !installed("gearmand", "gearman-job-server", test) {
+            return None;
+        }
+        let port = free_port();
+        let dir = temp_dir("gearmand");
+        let child = Command::new("gearmand")
+            .args(["--listen", "127.0.0.1", "--port", &port.to_string(), "--threads", "1"])
+            .arg(format!("--log-file={}", dir.join("gearmand.log").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gearmand starts");
+        wait_ready("gearmand", || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Some(Gearmand { port, dir, child })
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Gearmand {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
