@@ -112,6 +112,9 @@ mod error;
 mod futures;
 mod green;
 mod group;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+#[allow(unsafe_code)]
+mod hook;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod io;
@@ -138,6 +141,8 @@ pub use green::{
     JoinHandle, Thread, ThreadId,
 };
 pub use group::Group;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+pub use hook::monkey_patch;
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
