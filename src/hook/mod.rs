@@ -14,11 +14,14 @@
 //! entry.rs   the #[no_mangle] extern "C" functions (libc's names)
 //! table.rs   per-descriptor state: hooked?, program-visible O_NONBLOCK,
 //!            SO_RCVTIMEO/SO_SNDTIMEO, the reactor registration
+//! dns.rs     getaddrinfo/freeaddrinfo: verdant's resolver, or libc's
+//!            on the blocking pool
 //! wait.rs    the waits: reactor/timers (green) or real poll(2) (plain);
 //!            interrupts turned into error numbers
 //! real.rs    libc's functions, resolved once with dlsym(RTLD_NEXT)
 //! ```
 
+mod dns;
 mod entry;
 mod real;
 mod table;
@@ -43,44 +46,46 @@ fn patched() -> bool {
 /// the linker). Taking the addresses of verdant's definitions here is also
 /// what makes the linker keep them: a program that calls `monkey_patch`
 /// links this object, and with it every hook.
-fn hooks() -> [(&'static CStr, usize, usize); 26] {
+fn hooks() -> [(&'static CStr, usize, usize); 28] {
     macro_rules! pairs {
-        ($($name:ident),* $(,)?) => {
+        ($($m:ident::$name:ident),* $(,)?) => {
             [$((
                 // SAFETY: the literal ends with its NUL and has no other.
                 unsafe { CStr::from_bytes_with_nul_unchecked(concat!(stringify!($name), "\0").as_bytes()) },
-                entry::$name as *const () as usize,
+                $m::$name as *const () as usize,
                 libc::$name as *const () as usize,
             )),*]
         };
     }
     pairs![
-        socket,
-        connect,
-        accept,
-        accept4,
-        read,
-        write,
-        readv,
-        writev,
-        recv,
-        recvfrom,
-        recvmsg,
-        send,
-        sendto,
-        sendmsg,
-        poll,
-        close,
-        dup,
-        dup2,
-        dup3,
-        fcntl,
-        ioctl,
-        setsockopt,
-        nanosleep,
-        clock_nanosleep,
-        usleep,
-        sleep,
+        entry::socket,
+        entry::connect,
+        entry::accept,
+        entry::accept4,
+        entry::read,
+        entry::write,
+        entry::readv,
+        entry::writev,
+        entry::recv,
+        entry::recvfrom,
+        entry::recvmsg,
+        entry::send,
+        entry::sendto,
+        entry::sendmsg,
+        entry::poll,
+        entry::close,
+        entry::dup,
+        entry::dup2,
+        entry::dup3,
+        entry::fcntl,
+        entry::ioctl,
+        entry::setsockopt,
+        entry::nanosleep,
+        entry::clock_nanosleep,
+        entry::usleep,
+        entry::sleep,
+        dns::getaddrinfo,
+        dns::freeaddrinfo,
     ]
 }
 

@@ -128,4 +128,6 @@ real_fns! {
     clock_nanosleep(clock: libc::clockid_t, flags: c_int, req: *const timespec, rem: *mut timespec) -> c_int;
     usleep(us: libc::useconds_t) -> c_int;
     sleep(secs: c_uint) -> c_uint;
+    getaddrinfo(node: *const libc::c_char, service: *const libc::c_char, hints: *const libc::addrinfo, res: *mut *mut libc::addrinfo) -> c_int;
+    freeaddrinfo(res: *mut libc::addrinfo) -> ();
 }
