@@ -296,6 +296,9 @@ fn eai_of(e: &io::Error) -> c_int {
 fn interrupted(payload: Box<dyn std::any::Any + Send>) -> c_int {
     if payload.is::<Cancelled>() || payload.is::<ElapsedUnwind>() {
         interrupt::clear_unwinding();
+        if payload.is::<Cancelled>() {
+            super::wait::cancelled_backoff();
+        }
         set_errno(if payload.is::<Cancelled>() {
             libc::ECANCELED
         } else {

@@ -12,7 +12,10 @@
 //! A cancellation caught here leaves the green thread's cancelled flag
 //! set and clears only its "unwinding" mark: the thread unwinds from its
 //! next verdant park point, and every later hooked wait fails with
-//! `ECANCELED` at once, so a C loop that retries cannot wait forever.
+//! `ECANCELED` after a 1 ms backoff, so a loop that retries cannot wait
+//! forever, nor spin on its worker. Such a loop that never reaches a
+//! verdant call does keep its green thread alive (nothing can unwind it
+//! through the C frames): see `docs/monkey-patch.md`.
 
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -50,6 +53,7 @@ fn errno_of(e: &io::Error) -> c_int {
 fn interrupted(payload: Box<dyn std::any::Any + Send>) -> c_int {
     if payload.is::<Cancelled>() {
         interrupt::clear_unwinding();
+        cancelled_backoff();
         libc::ECANCELED
     } else if payload.is::<ElapsedUnwind>() {
         interrupt::clear_unwinding();
@@ -60,6 +64,15 @@ fn interrupted(payload: Box<dyn std::any::Any + Send>) -> c_int {
         eprintln!("verdant: a panic inside a libc hook's wait; aborting");
         std::process::abort()
     }
+}
+
+/// Gives the worker back for a millisecond before a cancelled green
+/// thread's hooked call fails with `ECANCELED`: code that retries every
+/// error in a loop and never reaches a verdant park point (where the
+/// cancellation would unwind it) then polls slowly instead of holding its
+/// worker. The park is uninterruptible: nothing may unwind here.
+pub(super) fn cancelled_backoff() {
+    let _ = crate::runtime::park::park_uninterruptible(Instant::now().checked_add(Duration::from_millis(1)));
 }
 
 /// The deadline of a wait from the descriptor's socket timeout.
