@@ -95,7 +95,7 @@
 //! | `eventlet.corolocal.local`, `gevent.local.local` | [`local!`] |
 //! | gevent's `max_blocking_time` | [`RuntimeBuilder::watchdog`] |
 //! | the hub | the [`Runtime`] (a global one by default) |
-//! | `eventlet.monkey_patch()` | none: change the `use` lines |
+//! | `eventlet.monkey_patch()` | change the `use` lines, or `verdant::monkey_patch()` (feature `hook`, `docs/monkey-patch.md`) |
 //!
 //! [corosensei]: https://docs.rs/corosensei
 #![deny(
@@ -113,6 +113,9 @@ pub mod fs;
 mod futures;
 mod green;
 mod group;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+#[allow(unsafe_code)]
+mod hook;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod io;
@@ -141,6 +144,8 @@ pub use green::{
     JoinHandle, Thread, ThreadId,
 };
 pub use group::Group;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+pub use hook::monkey_patch;
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
@@ -181,5 +186,10 @@ pub mod docs {
     /// Every module allowed `unsafe`, and its invariants (`docs/unsafe.md`).
     pub mod unsafe_code {
         #![doc = include_str!("../docs/unsafe.md")]
+    }
+    /// `monkey_patch()`: unmodified blocking code runs green, what is
+    /// hooked and what cannot be (`docs/monkey-patch.md`).
+    pub mod monkey_patch {
+        #![doc = include_str!("../docs/monkey-patch.md")]
     }
 }
