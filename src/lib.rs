@@ -108,6 +108,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod blocking;
+pub mod debug;
 mod error;
 mod futures;
 mod green;
@@ -131,6 +132,7 @@ pub mod tls;
 pub mod ws;
 
 pub use blocking::spawn_blocking;
+pub use debug::dump;
 pub use error::{Elapsed, JoinError};
 pub use futures::{iwait, join_any, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use green::{

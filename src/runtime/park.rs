@@ -220,6 +220,7 @@ fn park_green(
         local.defer_interrupt(task);
     }
     if task.take_token() {
+        task.clear_why();
         return Wake::Unparked;
     }
     let elapses_at = match mode {
@@ -234,9 +235,14 @@ fn park_green(
         }
         local.add_timer(d, task);
     }
+    task.set_since(local.clock_ms());
+    if !task.listed.load(std::sync::atomic::Ordering::Relaxed) {
+        local.list(task);
+    }
     // The worker also reports a cancellation here; `check_cancelled` below
     // reads the same flag.
     let _ = coroutine::suspend(Suspend::Park);
+    task.clear_why();
     let wake = match wait_until {
         Some(_) => {
             local.cancel_timer(task);

@@ -58,6 +58,7 @@ struct Offer<T> {
     msg: T,
     sender: Waiter,
 }
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 pub(crate) struct State<T> {
@@ -151,7 +152,7 @@ impl<T> State<T> {
     /// The list blocked receivers wait on. On a zero-capacity channel it
     /// counts them: a send completes only while one waits.
     pub(crate) fn recv_queue(&self) -> Queue<Self> {
-        let q = Queue::new(recv_list);
+        let q = Queue::new(recv_list).named(Why::ChannelRecv);
         match self.cap {
             Some(0) => q.counting(State::receiver_parks, State::receiver_leaves),
             _ => q,
@@ -160,7 +161,7 @@ impl<T> State<T> {
 
     /// The list blocked senders wait on.
     pub(crate) fn send_queue() -> Queue<Self> {
-        Queue::new(send_list)
+        Queue::new(send_list).named(Why::ChannelSend)
     }
 
     fn receiver_parks(&mut self) {

@@ -31,6 +31,7 @@ use super::files::{normalize, Hosts, ResolvConf, Watched};
 use super::limit::Limit;
 use super::query::{self, Answer, Failure, Outcome};
 use super::LookupHost;
+use crate::runtime::task::why::Label;
 
 /// Default number of cached (name, type) answers.
 pub const DEFAULT_CACHE_SIZE: usize = 4096;
@@ -529,6 +530,8 @@ impl Green {
         results: &mut [Option<(Answer, SocketAddr, bool)>; 2],
         failures: &mut [Option<(Failure, SocketAddr)>; 2],
     ) {
+        // A dump shows the name beside the socket wait of each query.
+        let _label = Label::new(|| format!("DNS {fqdn}"));
         let servers = &settings.nameservers;
         let start = if settings.rotate {
             self.next_server.fetch_add(1, Ordering::Relaxed) % servers.len()

@@ -56,6 +56,9 @@ pub(crate) struct WorkerShared {
     pub(crate) switches: AtomicU64,
     /// Id of the green thread running now, 0 when none.
     pub(crate) running: AtomicU64,
+    /// The started green threads of this worker that have parked at least
+    /// once, by slab slot, for dumps (see `Local::list`).
+    pub(crate) listed: Mutex<Vec<Option<TaskRef>>>,
 }
 
 /// State shared by all workers of one runtime.
@@ -211,6 +214,7 @@ impl WorkerShared {
             io: Mutex::new(IoSlab::default()),
             switches: AtomicU64::new(0),
             running: AtomicU64::new(0),
+            listed: Mutex::new(Vec::new()),
         };
         Ok((shared, waker))
     }

@@ -48,7 +48,7 @@ use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
 
-use crate::runtime::task::{Done, Header, NewTask, TaskRef};
+use crate::runtime::task::{why, Done, Header, NewTask, TaskRef};
 use crate::runtime::timer::Timers;
 use crate::runtime::{context, overflow};
 
@@ -94,6 +94,11 @@ pub(crate) struct Local {
     /// Rounds the next spin before sleeping may take.
     spin_rounds: Cell<u32>,
     cancelled_all: Cell<bool>,
+    /// A coarse clock in `task::why` ms, read by every park (which stamps
+    /// its thread with it) and set wherever the worker reads the time
+    /// anyway: each maintenance turn and each wakeup from sleep. A park's
+    /// stamp is thus early by at most the time since the last of those.
+    clock: Cell<u64>,
 }
 
 impl Local {
@@ -116,6 +121,7 @@ impl Local {
             fairness_in: Cell::new(FAIRNESS_TICKS),
             spin_rounds: Cell::new(SPIN_ROUNDS),
             cancelled_all: Cell::new(false),
+            clock: Cell::new(why::clock_ms(Instant::now())),
         }
     }
 
@@ -147,6 +153,32 @@ impl Local {
         for task in deferred {
             crate::runtime::park::unpark_task(&task);
         }
+    }
+
+    /// The worker's coarse clock (see the field).
+    #[inline]
+    pub(crate) fn clock_ms(&self) -> u64 {
+        self.clock.get()
+    }
+
+    fn tick_clock(&self, now: Instant) {
+        self.clock.set(why::clock_ms(now));
+    }
+
+    /// Lists the running thread `task` for dumps, at its first park (so a
+    /// thread that never parks costs nothing here). Its slot indexes the
+    /// list; [`Local::switch_to`] unlists it when it finishes.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn list(&self, task: &TaskRef) {
+        let slot = task.slot.load(Ordering::Relaxed) as usize;
+        let mut listed = self.shared.workers[self.index].listed.lock();
+        if listed.len() <= slot {
+            listed.resize(slot + 1, None);
+        }
+        listed[slot] = Some(task.clone());
+        drop(listed);
+        task.listed.store(true, Ordering::Relaxed);
     }
 
     /// Runs `f` on the green-thread-local map of the running green thread.
@@ -247,6 +279,7 @@ impl Local {
         if self.shared.is_shutdown() {
             self.cancel_all();
         }
+        self.tick_clock(Instant::now());
         let mut n = self.queue.drain_inbox(&self.shared.workers[self.index].inbox);
         if !self.timers.borrow().is_empty() {
             n += self.fire_timers();
@@ -320,6 +353,7 @@ impl Local {
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.poll_reactor(timeout);
+        self.tick_clock(Instant::now());
         if !self.shared.idle.sleep_end(self.index) {
             // Woken for work from another thread: spinning might have
             // caught it without the wakeup.
@@ -432,6 +466,11 @@ impl Local {
                 drop(cell);
                 self.stacks.borrow_mut().put(stack);
                 self.slab.borrow_mut().remove(slot);
+                if task.listed.load(Ordering::Relaxed) {
+                    if let Some(entry) = self.shared.workers[self.index].listed.lock().get_mut(slot as usize) {
+                        *entry = None;
+                    }
+                }
                 self.finish(done);
             }
         }
