@@ -3,7 +3,9 @@
 //!
 //! [`dump`] (or [`Handle::dump`](crate::Handle::dump)) takes a
 //! [`Dump`]: its `Display` groups identical waits the way Go's goroutine
-//! dump does, [`Dump::to_json`] gives the same as JSON. The guide's
+//! dump does, [`Dump::to_json`] gives the same as JSON.
+//! [`Handle::metrics`](crate::Handle::metrics) counts what the workers
+//! did, for a dashboard ([`Metrics::to_prometheus`]). The guide's
 //! chapter `docs/debugging.md` shows how to read one.
 //!
 //! # What it costs
@@ -17,8 +19,10 @@
 
 mod dump;
 mod fd;
+mod metrics;
 
 pub use dump::{Dump, GreenThreadInfo, ThreadState, WorkerInfo};
+pub use metrics::{Metrics, WorkerMetrics};
 
 /// Takes a [`Dump`] of the current runtime (the one whose green thread
 /// calls it, else the default runtime).

@@ -221,6 +221,7 @@ fn look(shared: &Shared, threshold: Duration, samples: &mut [Sample]) {
         s.still += 1;
         if s.still >= 4 && !s.reported {
             s.reported = true;
+            shared.watchdog_firings.fetch_add(1, Ordering::Relaxed);
             let name = shared.name_of(running).map(|n| format!(" ({n})")).unwrap_or_default();
             eprintln!(
                 "verdant: green thread #{running}{name} has held worker {index} for more than {threshold:?} \

@@ -23,6 +23,7 @@
 //! `idle` (sleeping and waking workers), `slab` (the coroutines a worker
 //! owns, resumed by slot).
 
+pub(crate) mod counters;
 mod idle;
 mod queue;
 mod slab;
@@ -59,6 +60,8 @@ pub(crate) struct WorkerShared {
     /// The started green threads of this worker that have parked at least
     /// once, by slab slot, for dumps (see `Local::list`).
     pub(crate) listed: Mutex<Vec<Option<TaskRef>>>,
+    /// Metrics (see `counters`).
+    pub(crate) counters: counters::Counters,
 }
 
 /// State shared by all workers of one runtime.
@@ -77,6 +80,10 @@ pub(crate) struct Shared {
     /// Named green threads not yet complete, by id, so the watchdog can
     /// name a culprit (unnamed threads cost nothing here).
     named: Mutex<HashMap<u64, TaskRef>>,
+    /// Green threads spawned from outside the workers (the injector).
+    pub(crate) spawned_outside: AtomicU64,
+    /// Times the watchdog reported a held worker.
+    pub(crate) watchdog_firings: AtomicU64,
 }
 
 impl Shared {
@@ -91,6 +98,8 @@ impl Shared {
             live: AtomicUsize::new(0),
             blocking: BlockingPool::new(&config),
             named: Mutex::new(HashMap::new()),
+            spawned_outside: AtomicU64::new(0),
+            watchdog_firings: AtomicU64::new(0),
             config,
         }
     }
@@ -103,8 +112,14 @@ impl Shared {
             self.named.lock().insert(new.task().id, new.task().clone());
         }
         match context::worker() {
-            Some(local) if Arc::ptr_eq(&local.shared, self) => local.push_new(new),
-            _ => self.injector.push(new),
+            Some(local) if Arc::ptr_eq(&local.shared, self) => {
+                counters::bump(&self.workers[local.index].counters.spawned, 1);
+                local.push_new(new);
+            }
+            _ => {
+                self.spawned_outside.fetch_add(1, Ordering::Relaxed);
+                self.injector.push(new);
+            }
         }
         self.idle.notify_one();
     }
@@ -120,6 +135,7 @@ impl Shared {
         let home = task.home.load(Ordering::Relaxed);
         if let Some(local) = context::worker() {
             if local.index == home && std::ptr::eq(&*local.shared, shared) {
+                counters::bump(&shared.workers[home].counters.wakeups_local, 1);
                 local.push_woken(task);
                 return;
             }
@@ -128,6 +144,10 @@ impl Shared {
         // The task moves into the inbox, so hold the scheduler by a
         // reference of its own (only this cross-thread path pays for it).
         if let Some(shared) = task.shared.clone() {
+            shared.workers[home]
+                .counters
+                .wakeups_remote
+                .fetch_add(1, Ordering::Relaxed);
             shared.workers[home].inbox.push(task);
             shared.idle.notify_worker(home);
         }
@@ -215,6 +235,7 @@ impl WorkerShared {
             switches: AtomicU64::new(0),
             running: AtomicU64::new(0),
             listed: Mutex::new(Vec::new()),
+            counters: counters::Counters::default(),
         };
         Ok((shared, waker))
     }

@@ -41,7 +41,7 @@ use crossbeam_deque::Worker as Deque;
 
 use super::queue::RunQueue;
 use super::slab::{Entry, Slab};
-use super::Shared;
+use super::{counters, Shared};
 use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::locals::LocalMap;
 use crate::runtime::park::Waiter;
@@ -266,7 +266,25 @@ impl Local {
     }
 
     fn find_new(&self) -> Option<NewTask> {
-        self.queue.find_new(&self.shared, self.index)
+        let (new, stolen) = self.queue.find_new(&self.shared, self.index);
+        if stolen {
+            counters::bump(&self.counters().steals, 1);
+        }
+        new
+    }
+
+    fn counters(&self) -> &counters::Counters {
+        &self.shared.workers[self.index].counters
+    }
+
+    /// Mirrors the stack pool's and the slab's sizes into the counters.
+    fn count_stacks(&self) {
+        let (cached, decommitted) = self.stacks.borrow().free_counts();
+        let c = self.counters();
+        c.stacks_in_use
+            .store(self.slab.borrow().len() as u64, Ordering::Relaxed);
+        c.stacks_cached.store(cached as u64, Ordering::Relaxed);
+        c.stacks_decommitted.store(decommitted as u64, Ordering::Relaxed);
     }
 
     /// Drains the inbox, fires due timers and polls the reactor without
@@ -280,6 +298,7 @@ impl Local {
             self.cancel_all();
         }
         self.tick_clock(Instant::now());
+        self.count_stacks();
         let mut n = self.queue.drain_inbox(&self.shared.workers[self.index].inbox);
         if !self.timers.borrow().is_empty() {
             n += self.fire_timers();
@@ -294,6 +313,7 @@ impl Local {
         let mut woken = Vec::new();
         self.timers.borrow_mut().fire(Instant::now(), |task| woken.push(task));
         let n = woken.len();
+        counters::bump(&self.counters().timers_fired, n as u64);
         for task in woken {
             crate::runtime::park::unpark_task(&task);
         }
@@ -310,6 +330,7 @@ impl Local {
             return 0;
         }
         let mut ready = Vec::new();
+        counters::bump(&self.counters().polls, 1);
         {
             let io: parking_lot::MutexGuard<'_, IoSlab> = self.shared.workers[self.index].io.lock();
             for event in events.iter() {
@@ -321,6 +342,7 @@ impl Local {
                 }
             }
         }
+        counters::bump(&self.counters().events, ready.len() as u64);
         let mut n = 0;
         for (sched, r) in ready {
             n += sched.wake(r);
@@ -354,6 +376,7 @@ impl Local {
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.poll_reactor(timeout);
         self.tick_clock(Instant::now());
+        self.count_stacks();
         if !self.shared.idle.sleep_end(self.index) {
             // Woken for work from another thread: spinning might have
             // caught it without the wakeup.
@@ -416,6 +439,7 @@ impl Local {
             }
         };
         task.home.store(self.index, Ordering::Relaxed);
+        counters::bump(&self.counters().started, 1);
         // A thread cancelled before this runs, but only to drop its
         // function (see `task::core`, step 1).
         task.state.start();
@@ -459,6 +483,8 @@ impl Local {
                 drop(cell);
                 if why == Suspend::Yield || !task.finish_park() {
                     self.queue.push_back(task);
+                } else {
+                    counters::bump(&self.counters().parks, 1);
                 }
             }
             Resumed::Finished(done) => {
@@ -479,6 +505,7 @@ impl Local {
     /// Bookkeeping first, then completion: whoever `join` wakes sees the
     /// runtime's counts already updated.
     fn finish(&self, done: Done) {
+        counters::bump(&self.counters().finished, 1);
         self.shared.task_done(done.task());
         done.complete();
     }
