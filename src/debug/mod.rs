@@ -20,6 +20,7 @@
 mod dump;
 mod fd;
 mod metrics;
+mod on_signal;
 
 pub use dump::{Dump, GreenThreadInfo, ThreadState, WorkerInfo};
 pub use metrics::{Metrics, WorkerMetrics};
