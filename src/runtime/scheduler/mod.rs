@@ -26,6 +26,8 @@
 pub(crate) mod counters;
 mod idle;
 mod queue;
+#[allow(unsafe_code)]
+pub(crate) mod running_at;
 mod slab;
 pub(crate) mod worker;
 
@@ -62,6 +64,8 @@ pub(crate) struct WorkerShared {
     pub(crate) listed: Mutex<Vec<Option<TaskRef>>>,
     /// Metrics (see `counters`).
     pub(crate) counters: counters::Counters,
+    /// Spawn location of the green thread running now (for the watchdog).
+    pub(crate) running_at: running_at::RunningAt,
 }
 
 /// State shared by all workers of one runtime.
@@ -236,6 +240,7 @@ impl WorkerShared {
             running: AtomicU64::new(0),
             listed: Mutex::new(Vec::new()),
             counters: counters::Counters::default(),
+            running_at: running_at::RunningAt::default(),
         };
         Ok((shared, waker))
     }

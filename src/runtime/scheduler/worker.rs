@@ -458,6 +458,7 @@ impl Local {
     fn switch_to(&self, task: TaskRef, slot: u32, entry: &Entry) {
         let me = &self.shared.workers[self.index];
         me.running.store(task.id, Ordering::Relaxed);
+        me.running_at.set(Some(task.location));
         // Single writer: a plain store, no locked read-modify-write.
         let switches = me.switches.load(Ordering::Relaxed);
         me.switches.store(switches.wrapping_add(1), Ordering::Relaxed);
