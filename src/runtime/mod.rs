@@ -16,6 +16,8 @@ pub(crate) mod overflow;
 mod panic_hook;
 pub(crate) mod park;
 pub(crate) mod reactor;
+#[allow(unsafe_code)]
+pub(crate) mod sampler;
 pub(crate) mod scheduler;
 #[allow(unsafe_code)]
 pub(crate) mod stack_pool;

@@ -59,7 +59,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::scheduler::Shared;
+use super::sampler;
+use super::scheduler::{Shared, WorkerShared};
 
 /// Where the watchdog thread waits: between looks, and parked while every
 /// worker sleeps (steps 3.1–3.3).
@@ -236,9 +237,10 @@ fn look(shared: &Shared, threshold: Duration, samples: &mut [Sample]) {
             let name = shared.name_of(running).map(|n| format!(" ({n})")).unwrap_or_default();
             s.at = w.running_at.get();
             let at = s.at.map(|l| format!(", spawned at {l}")).unwrap_or_default();
+            let stack = sample_stack(w, running, switches);
             eprintln!(
                 "verdant: green thread #{running}{name}{at} has held worker {index} for more than {threshold:?} \
-                 without parking or yielding (a blocking call or a CPU loop? see spawn_blocking)"
+                 without parking or yielding (a blocking call or a CPU loop? see spawn_blocking){stack}"
             );
             if !w.stealer.is_empty() {
                 shared.idle.notify_one();
@@ -257,4 +259,26 @@ fn released(index: usize, s: &Sample, now: Instant) {
         s.running,
         held.as_secs_f64()
     );
+}
+
+/// What the held worker executes now, as lines to append to the report
+/// (empty if it cannot be had, or if the thread let go meanwhile: the
+/// sample would then show something else).
+fn sample_stack(w: &WorkerShared, running: u64, switches: u64) -> String {
+    let pcs = {
+        let thread = w.os_thread.lock();
+        if *thread == 0 {
+            return String::new();
+        }
+        sampler::sample(*thread)
+    };
+    let still = w.running.load(Ordering::Relaxed) == running && w.switches.load(Ordering::Relaxed) == switches;
+    let Some(pcs) = pcs.filter(|_| still) else {
+        return String::new();
+    };
+    let mut out = String::from("; it is executing (frame 0 sampled, callers from frame pointers where kept):");
+    for (i, f) in sampler::symbolise(&pcs).iter().enumerate() {
+        out.push_str(&format!("\n    {i}: {f}"));
+    }
+    out
 }

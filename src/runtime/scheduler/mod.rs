@@ -66,6 +66,12 @@ pub(crate) struct WorkerShared {
     pub(crate) counters: counters::Counters,
     /// Spawn location of the green thread running now (for the watchdog).
     pub(crate) running_at: running_at::RunningAt,
+    /// The worker's OS thread for the watchdog's sampler
+    /// (`runtime::sampler`), 0 before it starts and once it has exited:
+    /// the worker clears it under this lock before it exits, and the
+    /// watchdog holds the lock while it signals the thread, so it never
+    /// signals a thread that is gone.
+    pub(crate) os_thread: Mutex<usize>,
 }
 
 /// State shared by all workers of one runtime.
@@ -241,6 +247,7 @@ impl WorkerShared {
             listed: Mutex::new(Vec::new()),
             counters: counters::Counters::default(),
             running_at: running_at::RunningAt::default(),
+            os_thread: Mutex::new(0),
         };
         Ok((shared, waker))
     }

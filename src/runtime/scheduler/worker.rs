@@ -529,6 +529,7 @@ fn countdown(left: &Cell<u32>, every: u32) -> bool {
 /// Body of a worker OS thread.
 pub(crate) fn main(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, poll: mio::Poll) {
     overflow::ensure_altstack();
+    *shared.workers[index].os_thread.lock() = crate::runtime::sampler::this_thread();
     let local = Rc::new(Local::new(index, shared, deque, poll));
     context::set_worker(Some(local.clone()));
     // Green threads catch their own panics; anything unwinding this far is
@@ -537,5 +538,6 @@ pub(crate) fn main(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, pol
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| local.run())).is_err() {
         crate::runtime::abort(&format!("worker {index} of the runtime panicked (a bug in verdant)"));
     }
+    *local.shared.workers[index].os_thread.lock() = 0;
     context::set_worker(None);
 }
