@@ -176,4 +176,9 @@ pub mod docs {
     pub mod unsafe_code {
         #![doc = include_str!("../docs/unsafe.md")]
     }
+    /// Seeing inside a running program: dumps, the watchdog, metrics
+    /// (`docs/debugging.md`).
+    pub mod debugging {
+        #![doc = include_str!("../docs/debugging.md")]
+    }
 }
