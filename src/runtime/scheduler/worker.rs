@@ -485,7 +485,7 @@ impl Local {
                 if why == Suspend::Yield || !task.finish_park() {
                     self.queue.push_back(task);
                 } else {
-                    counters::bump(&self.counters().parks, 1);
+                    counters::bump(&me.counters.parks, 1);
                 }
             }
             Resumed::Finished(done) => {
