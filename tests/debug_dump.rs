@@ -311,3 +311,39 @@ fn a_dump_of_100_000_parked_threads_collapses_them() {
         after.threads.len()
     );
 }
+
+/// Parks in a function whose name the backtrace must show.
+#[inline(never)]
+fn parked_in_a_named_function() {
+    verdant::park();
+    std::hint::black_box(());
+}
+
+/// With `VERDANT_BACKTRACE=1` (read once per process, so in a child), a
+/// parked thread's dump entry carries its stack at the park.
+#[test]
+fn backtrace_child() {
+    if !support::is_child("VERDANT_BACKTRACE") {
+        return;
+    }
+    let rt = support::rt(1);
+    let h = rt.spawn(parked_in_a_named_function);
+    let t = parked(rt.handle(), h.thread().id());
+    let bt = t.backtrace.clone().expect("a backtrace was captured");
+    assert!(bt.contains("parked_in_a_named_function"), "{bt}");
+    assert!(rt.handle().dump().to_json().contains("\"backtrace\":\""));
+    h.thread().unpark();
+    h.join().unwrap();
+    println!("BACKTRACE OK");
+}
+
+#[test]
+fn parked_threads_carry_a_backtrace_with_verdant_backtrace_1() {
+    let out = support::run_child("backtrace_child", ("VERDANT_BACKTRACE", "1"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("BACKTRACE OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

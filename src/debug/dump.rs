@@ -69,6 +69,10 @@ pub struct GreenThreadInfo {
     pub group: Option<String>,
     /// Where it was spawned.
     pub spawned_at: &'static Location<'static>,
+    /// Its stack when it parked, if the program runs with
+    /// `VERDANT_BACKTRACE=1` (captured at every park; see
+    /// `docs/debugging.md` for the cost).
+    pub backtrace: Option<String>,
 }
 
 /// One worker in a [`Dump`].
@@ -194,6 +198,8 @@ impl Dump {
             }
             o.push_str(",\"group\":");
             json_opt_str(&mut o, t.group.as_deref());
+            o.push_str(",\"backtrace\":");
+            json_opt_str(&mut o, t.backtrace.as_deref());
             o.push_str(",\"spawned_at\":{\"file\":");
             json_str(&mut o, t.spawned_at.file());
             let _ = write!(
@@ -242,6 +248,10 @@ fn info(t: &TaskRef, worker: usize, running: u64, now: Instant, now_ms: u64, soc
         waited,
         group: t.completion_addr().map(|a| format!("{a:#x}")),
         spawned_at: t.location,
+        backtrace: (state == ThreadState::Parked)
+            .then(|| why::backtrace_of(t.id))
+            .flatten()
+            .map(|b| b.to_string()),
     }
 }
 
@@ -362,6 +372,11 @@ impl fmt::Display for Dump {
                     write!(f, ", for {:.1} s", d.as_secs_f64())?;
                 }
                 writeln!(f)?;
+                if let Some(bt) = &t.backtrace {
+                    for line in bt.lines() {
+                        writeln!(f, "        {line}")?;
+                    }
+                }
             }
             if n > SAMPLES {
                 writeln!(f, "    ... and {} more", n - SAMPLES)?;

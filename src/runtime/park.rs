@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use crate::runtime::coroutine::{self, Suspend};
 use crate::runtime::interrupt::{self, check_cancelled, unwinding};
-use crate::runtime::task::TaskRef;
+use crate::runtime::task::{why, TaskRef};
 use crate::runtime::{context, scheduler};
 
 /// Something that can be parked and unparked.
@@ -238,6 +238,9 @@ fn park_green(
     task.set_since(local.clock_ms());
     if !task.listed.load(std::sync::atomic::Ordering::Relaxed) {
         local.list(task);
+    }
+    if why::backtraces_on() {
+        why::capture_backtrace(task.id);
     }
     // The worker also reports a cancellation here; `check_cancelled` below
     // reads the same flag.

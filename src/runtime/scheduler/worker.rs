@@ -493,6 +493,9 @@ impl Local {
                 drop(cell);
                 self.stacks.borrow_mut().put(stack);
                 self.slab.borrow_mut().remove(slot);
+                if why::backtraces_on() {
+                    why::forget_backtrace(task.id);
+                }
                 if task.listed.load(Ordering::Relaxed) {
                     if let Some(entry) = self.shared.workers[self.index].listed.lock().get_mut(slot as usize) {
                         *entry = None;

@@ -213,6 +213,54 @@ pub(crate) fn label_of(id: u64) -> Option<Arc<str>> {
     labels().lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
 }
 
+/// Whether `VERDANT_BACKTRACE=1` asks for a backtrace at every park (read
+/// once; a relaxed load afterwards).
+#[inline]
+pub(crate) fn backtraces_on() -> bool {
+    use std::sync::atomic::AtomicU8;
+    static ON: AtomicU8 = AtomicU8::new(0);
+    match ON.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let on = std::env::var_os("VERDANT_BACKTRACE").is_some_and(|v| v == "1");
+            ON.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+type Backtraces = Mutex<HashMap<u64, Arc<std::backtrace::Backtrace>>>;
+
+fn backtraces() -> &'static Backtraces {
+    static BACKTRACES: OnceLock<Backtraces> = OnceLock::new();
+    BACKTRACES.get_or_init(Backtraces::default)
+}
+
+/// Captures the calling green thread's stack (unresolved: symbols are
+/// looked up only if a dump shows it) and files it under `id`, replacing
+/// the one of its previous park. Only with [`backtraces_on`].
+#[cold]
+#[inline(never)]
+pub(crate) fn capture_backtrace(id: u64) {
+    let bt = Arc::new(std::backtrace::Backtrace::force_capture());
+    let old = backtraces().lock().unwrap_or_else(|e| e.into_inner()).insert(id, bt);
+    drop(old);
+}
+
+/// Forgets the backtrace of a finished thread.
+#[cold]
+#[inline(never)]
+pub(crate) fn forget_backtrace(id: u64) {
+    let old = backtraces().lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    drop(old);
+}
+
+/// The backtrace green thread `id` had at its last park, if captured.
+pub(crate) fn backtrace_of(id: u64) -> Option<Arc<std::backtrace::Backtrace>> {
+    backtraces().lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
