@@ -348,6 +348,8 @@ impl<T> JoinHandle<T> {
 /// Cancels `task`: marks it, and wakes it if it has started so that it
 /// sees the mark at its park point (an unstarted one never runs).
 pub(crate) fn cancel(task: &TaskRef) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "verdant::cancel", thread = task.id, "green thread cancelled");
     if !task.is_complete() && task.state.cancel() {
         park::unpark_task(task);
     }

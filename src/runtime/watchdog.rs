@@ -238,6 +238,14 @@ fn look(shared: &Shared, threshold: Duration, samples: &mut [Sample]) {
             s.at = w.running_at.get();
             let at = s.at.map(|l| format!(", spawned at {l}")).unwrap_or_default();
             let stack = sample_stack(w, running, switches);
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                target: "verdant::watchdog",
+                thread = running,
+                worker = index,
+                spawned_at = %s.at.map(|l| l.to_string()).unwrap_or_default(),
+                "green thread holds its worker without parking"
+            );
             eprintln!(
                 "verdant: green thread #{running}{name}{at} has held worker {index} for more than {threshold:?} \
                  without parking or yielding (a blocking call or a CPU loop? see spawn_blocking){stack}"

@@ -472,6 +472,8 @@ impl Green {
         validate(host, &name).map_err(fail)?;
         if let Some(hosts) = &self.hosts {
             if let Some(addrs) = hosts.get().lookup(&name) {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(target: "verdant::dns", host, "answered from the hosts file");
                 return Ok(ipv4_first(addrs.to_vec()));
             }
         }
@@ -546,6 +548,8 @@ impl Green {
                     return;
                 }
                 let qtypes: Vec<RecordType> = pending.iter().map(|&k| types[k]).collect();
+                #[cfg(feature = "tracing")]
+                tracing::debug!(target: "verdant::dns", name = fqdn, %server, types = ?qtypes, "querying");
                 let outcomes = {
                     let _permit = self.in_flight.acquire();
                     query::exchange(server, name, &qtypes, settings.timeout)

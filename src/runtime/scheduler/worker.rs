@@ -471,6 +471,16 @@ impl Local {
             .expect("verdant: resumed a green thread that is not suspended");
         let (lo, hi) = green.guard;
         overflow::enter(lo, hi, task.id, task.name.as_deref(), green.stack_size);
+        // Entered on the worker's own stack, around the resume: a span
+        // guard never lives on a green stack across a switch.
+        #[cfg(feature = "tracing")]
+        let _span = task
+            .span
+            .get_or_init(
+                || tracing::info_span!(target: "verdant", "green_thread", id = task.id, name = task.name.as_deref()),
+            )
+            .clone()
+            .entered();
         self.current.set(Some(task));
         self.current_slot.set(Some(slot));
         let resumed = green.resume(cancelled);

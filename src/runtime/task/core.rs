@@ -125,6 +125,9 @@ pub(crate) struct Header {
     /// Whether its worker lists it for dumps (set at its first park, by
     /// its home worker only; see `scheduler::worker`).
     pub(crate) listed: AtomicBool,
+    /// Its `tracing` span, made when it first runs (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    pub(crate) span: OnceLock<tracing::Span>,
 }
 
 /// Who is told when a green thread completes, besides its joiners: a
@@ -217,6 +220,8 @@ where
             why: AtomicU64::new(0),
             since: AtomicU64::new(0),
             listed: AtomicBool::new(false),
+            #[cfg(feature = "tracing")]
+            span: OnceLock::new(),
         },
         stage: UnsafeCell::new(ManuallyDrop::new(Stage::<F, T>::Unrun(f))),
         unjoined_panic: spec.unjoined_panic,
@@ -473,7 +478,18 @@ unsafe fn vt_run<F: FnOnce() -> T, T>(ptr: NonNull<Header>) {
             Ok(v) => Ok(v),
             // Its own cancellation unwound it: not a panic.
             Err(payload) if payload.is::<interrupt::Cancelled>() => Err(JoinError::cancelled()),
-            Err(payload) => Err(JoinError::from_panic(payload)),
+            Err(payload) => {
+                #[cfg(feature = "tracing")]
+                {
+                    let msg = payload
+                        .downcast_ref::<&str>()
+                        .copied()
+                        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                        .unwrap_or("(a non-string payload)");
+                    tracing::error!(target: "verdant::panic", thread = header.id, message = msg, "green thread panicked");
+                }
+                Err(JoinError::from_panic(payload))
+            }
         };
         // Step 5. SAFETY: we still hold the permission of step 1.
         unsafe { store(cell, outcome) };
