@@ -21,6 +21,7 @@ use crate::runtime::Handle;
 /// });
 /// assert!(h.join().unwrap());
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -32,6 +33,7 @@ where
         stack_size: 0,
         shared: None,
         unjoined_panic: None,
+        location: std::panic::Location::caller(),
     };
     let (new, join) = task::parts(spec, f);
     handle.blocking().submit(new);

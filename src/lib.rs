@@ -108,6 +108,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod blocking;
+pub mod debug;
 mod error;
 pub mod fs;
 mod futures;
@@ -137,6 +138,7 @@ pub mod tls;
 pub mod ws;
 
 pub use blocking::spawn_blocking;
+pub use debug::dump;
 pub use error::{Elapsed, JoinError};
 pub use futures::{iwait, join_any, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use green::{
@@ -191,5 +193,10 @@ pub mod docs {
     /// hooked and what cannot be (`docs/monkey-patch.md`).
     pub mod monkey_patch {
         #![doc = include_str!("../docs/monkey-patch.md")]
+    }
+    /// Seeing inside a running program: dumps, the watchdog, metrics
+    /// (`docs/debugging.md`).
+    pub mod debugging {
+        #![doc = include_str!("../docs/debugging.md")]
     }
 }

@@ -40,6 +40,7 @@ use crate::error::Elapsed;
 use crate::runtime::interrupt;
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::Shared;
+use crate::runtime::task::why::Why;
 use crate::runtime::task::TaskRef;
 use crate::runtime::wait::Until;
 use crate::runtime::{context, sys};
@@ -188,6 +189,12 @@ impl Registration {
             )));
         }
         let io = &r.io;
+        let why = if dir.contains(Ready::READ) {
+            Why::Read
+        } else {
+            Why::Write
+        };
+        task.set_why(why, u64::try_from(self.fd).unwrap_or(0));
         // An expired `verdant::timeout` fails the I/O with `TimedOut` like
         // the call's own deadline.
         let Some(wake) = io.wait_for_event(dir, seen, Waiter::Green(task), Until::Deadline(deadline)) else {
