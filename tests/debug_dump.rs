@@ -347,3 +347,37 @@ fn parked_threads_carry_a_backtrace_with_verdant_backtrace_1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A connect that the peer's full accept queue leaves unanswered (its SYN
+/// dropped, the socket in SYN-SENT) is named with both addresses.
+#[test]
+fn connect_is_named_with_its_target() {
+    let _w = support::watchdog(Duration::from_secs(60));
+    let rt = support::rt(2);
+    // Backlog 0: the kernel queues one or two connections, then drops SYNs.
+    let listener = verdant::net::TcpListener::builder()
+        .backlog(0)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connectors: Vec<_> = (0..8)
+        .map(|_| rt.spawn(move || verdant::net::TcpStream::connect(addr).map(|_| ())))
+        .collect();
+    let ids: Vec<u64> = connectors.iter().map(|h| h.thread().id().as_u64()).collect();
+    let (_, t) = dump_until(rt.handle(), "a connect in SYN-SENT", |d| {
+        d.threads
+            .iter()
+            .find(|t| ids.contains(&t.id) && t.wait_kind == Some("connect"))
+            .cloned()
+    });
+    let wait = t.wait.unwrap();
+    assert!(
+        wait.starts_with(&format!("connect to {addr} from 127.0.0.1:")),
+        "{wait}"
+    );
+    for h in connectors {
+        h.cancel();
+        let _ = h.join();
+    }
+    drop(listener);
+}

@@ -98,14 +98,14 @@ pub struct WorkerInfo {
 /// let rt = verdant::Runtime::new().unwrap();
 /// let h = rt.spawn(|| verdant::sleep(Duration::from_secs(60)));
 /// let id = h.thread().id().as_u64();
-/// // Wait until the thread has parked (a dump is a snapshot).
-/// let dump = loop {
-///     let d = rt.handle().dump();
-///     if d.threads.iter().any(|t| t.id == id) {
-///         break d;
-///     }
-///     std::thread::yield_now();
-/// };
+/// // Wait (bounded) until the thread has parked: a dump is a snapshot.
+/// let dump = (0..10_000)
+///     .map(|_| {
+///         std::thread::sleep(std::time::Duration::from_millis(1));
+///         rt.handle().dump()
+///     })
+///     .find(|d| d.threads.iter().any(|t| t.id == id && t.wait_kind.is_some()))
+///     .expect("the thread parks");
 /// let t = dump.threads.iter().find(|t| t.id == id).unwrap();
 /// assert_eq!(t.wait_kind, Some("sleep"));
 /// assert!(dump.to_string().contains("sleep"));

@@ -236,9 +236,6 @@ fn park_green(
         local.add_timer(d, task);
     }
     task.set_since(local.clock_ms());
-    if !task.listed.load(std::sync::atomic::Ordering::Relaxed) {
-        local.list(task);
-    }
     if why::backtraces_on() {
         why::capture_backtrace(task.id);
     }

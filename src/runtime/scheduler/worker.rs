@@ -165,12 +165,13 @@ impl Local {
         self.clock.set(why::clock_ms(now));
     }
 
-    /// Lists the running thread `task` for dumps, at its first park (so a
-    /// thread that never parks costs nothing here). Its slot indexes the
-    /// list; [`Local::switch_to`] unlists it when it finishes.
+    /// Lists `task` for dumps, once it has parked for the first time (so a
+    /// thread that never parks costs nothing here); called by the worker
+    /// after the switch out. Its slot indexes the list;
+    /// [`Local::switch_to`] unlists it when it finishes.
     #[cold]
     #[inline(never)]
-    pub(crate) fn list(&self, task: &TaskRef) {
+    fn list(&self, task: &TaskRef) {
         let slot = task.slot.load(Ordering::Relaxed) as usize;
         let mut listed = self.shared.workers[self.index].listed.lock();
         if listed.len() <= slot {
@@ -496,6 +497,13 @@ impl Local {
                     self.queue.push_back(task);
                 } else {
                     counters::bump(&me.counters.parks, 1);
+                    if !task.listed.load(Ordering::Relaxed) {
+                        // Here, on the worker's stack: on the green stack
+                        // the lock and the list's growth would deepen every
+                        // thread's stack at its first park (a page more per
+                        // sleeping thread).
+                        self.list(&task);
+                    }
                 }
             }
             Resumed::Finished(done) => {
