@@ -47,6 +47,10 @@
 //! - [`docs::guide`]: concepts, spawning and joining, cancellation, scoped
 //!   threads, pools, networking, name resolution, sync, timeouts, and
 //!   migrating from `std::thread` and from eventlet/gevent.
+//! - [`docs::whole_program`]: writing a whole program (a chat server with
+//!   a clean Ctrl-C, a supervisor of child processes, a pipeline that stops
+//!   on the first error), beside the gevent and Go versions; standard
+//!   input and files.
 //! - [`docs::caveats`]: the limits (std thread-locals, blocking calls, std
 //!   locks, stack size, timeouts, fork, panics) and what to do about them.
 //! - [`docs::architecture`]: the layers, the decisions and why, and how a
@@ -169,6 +173,11 @@ pub mod docs {
     /// and gevent (`docs/guide.md`).
     pub mod guide {
         #![doc = include_str!("../docs/guide.md")]
+    }
+    /// Whole programs: signals, groups, child processes, standard input
+    /// and files together, beside gevent and Go (`docs/whole-program.md`).
+    pub mod whole_program {
+        #![doc = include_str!("../docs/whole-program.md")]
     }
     /// Where green threads differ from OS threads, and verdant's limits
     /// (`docs/caveats.md`).
