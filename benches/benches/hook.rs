@@ -205,7 +205,14 @@ fn fanout(runs: usize) {
         .build()
         .unwrap();
     fanout_green(&rt, &url); // warm-up (stacks)
+    let (cpu0, srv0) = (support::threads_cpu("/proc/self/task"), server.cpu());
     let green: Vec<f64> = (0..runs).map(|_| fanout_green(&rt, &url).as_secs_f64()).collect();
+    // Where the time above the ideal goes: CPU per GET, client and server.
+    let per_get = |d: Duration| d.as_secs_f64() * 1e6 / (runs * GETS) as f64;
+    let (client_us, server_us) = (
+        per_get(support::threads_cpu("/proc/self/task") - cpu0),
+        per_get(server.cpu() - srv0),
+    );
     let (g, t) = (Stats::of(green), Stats::of(threads));
     println!("### hook: 5 000 GETs with unmodified ureq, 500 in flight, server answers after 100 ms (ideal 1.00 s)\n");
     println!(
@@ -221,6 +228,15 @@ fn fanout(runs: usize) {
     println!(
         "| 500 OS threads × 10 GETs | {:.3} s ({:.3}) | {:.2}× |\n",
         t.median, t.min, t.median
+    );
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let round_ms = (client_us + server_us) * IN_FLIGHT as f64 / 1000.0 / cpus;
+    println!(
+        "green runs: {client_us:.0} µs client CPU + {server_us:.0} µs server CPU per GET, so each 100 ms \
+         round of {IN_FLIGHT} GETs needs {round_ms:.0} ms of CPU on {cpus} CPUs: {:.2}× if none of it \
+         overlapped the waits (load average {})\n",
+        1.0 + round_ms / 100.0,
+        support::loadavg()
     );
     server.stop();
 }
