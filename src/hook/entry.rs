@@ -307,7 +307,54 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
     r
 }
 
-/// `dup2(2)`: the target's old entry goes, the copy inherits `fd`'s.
+/// Clears the kernel's O_NONBLOCK of `fd`: raw `fcntl` system calls
+/// (async-signal-safe, and no `dlsym` in a forked child).
+fn make_blocking(fd: c_int) {
+    // SAFETY: F_GETFL/F_SETFL take no pointer.
+    unsafe {
+        let fl = libc::syscall(libc::SYS_fcntl, fd, libc::F_GETFL) as c_int;
+        if fl >= 0 && fl & libc::O_NONBLOCK != 0 {
+            libc::syscall(libc::SYS_fcntl, fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+        }
+    }
+}
+
+/// A hooked socket the program believes blocking, about to become a
+/// child process's stdin, stdout or stderr: the child must see it
+/// blocking, and O_NONBLOCK belongs to the open file description it
+/// shares with this process. So it stops being hooked here too: a plain
+/// blocking socket (`docs/monkey-patch.md`, "Child processes"). Atomics
+/// and a system call only: this also runs in a forked child before `exec`.
+fn hand_over_to_child(fd: c_int, to: c_int) {
+    if (0..=2).contains(&to) && table::state(fd) == HOOKED {
+        make_blocking(fd);
+        table::forget(fd);
+    }
+}
+
+/// `posix_spawn_file_actions_adddup2(3)`: how std hands a descriptor to a
+/// child as its stdin, stdout or stderr on the `posix_spawn` path; see
+/// `hand_over_to_child`.
+///
+/// # Safety
+///
+/// libc's contract for `posix_spawn_file_actions_adddup2`.
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn_file_actions_adddup2(
+    actions: *mut libc::posix_spawn_file_actions_t,
+    fd: c_int,
+    to: c_int,
+) -> c_int {
+    if patched() {
+        hand_over_to_child(fd, to);
+    }
+    // SAFETY: forwarded unchanged.
+    unsafe { real::posix_spawn_file_actions_adddup2(actions, fd, to) }
+}
+
+/// `dup2(2)`: the target's old entry goes, the copy inherits `fd`'s. A
+/// hooked blocking socket duplicated onto 0, 1 or 2 (std's `fork`+`exec`
+/// path of `Command`) is handed over as in `posix_spawn_file_actions_adddup2`.
 ///
 /// # Safety
 ///
@@ -316,6 +363,7 @@ pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
 pub unsafe extern "C" fn dup2(fd: c_int, to: c_int) -> c_int {
     let on = patched() && fd != to;
     if on {
+        hand_over_to_child(fd, to);
         table::remove(to);
     }
     // SAFETY: forwarded unchanged.
@@ -335,6 +383,7 @@ pub unsafe extern "C" fn dup2(fd: c_int, to: c_int) -> c_int {
 pub unsafe extern "C" fn dup3(fd: c_int, to: c_int, flags: c_int) -> c_int {
     let on = patched() && fd != to;
     if on {
+        hand_over_to_child(fd, to);
         table::remove(to);
     }
     // SAFETY: forwarded unchanged.

@@ -46,7 +46,7 @@ fn patched() -> bool {
 /// the linker). Taking the addresses of verdant's definitions here is also
 /// what makes the linker keep them: a program that calls `monkey_patch`
 /// links this object, and with it every hook.
-fn hooks() -> [(&'static CStr, usize, usize); 28] {
+fn hooks() -> [(&'static CStr, usize, usize); 29] {
     macro_rules! pairs {
         ($($m:ident::$name:ident),* $(,)?) => {
             [$((
@@ -80,6 +80,7 @@ fn hooks() -> [(&'static CStr, usize, usize); 28] {
         entry::fcntl,
         entry::ioctl,
         entry::setsockopt,
+        entry::posix_spawn_file_actions_adddup2,
         entry::nanosleep,
         entry::clock_nanosleep,
         entry::usleep,

@@ -130,4 +130,5 @@ real_fns! {
     sleep(secs: c_uint) -> c_uint;
     getaddrinfo(node: *const libc::c_char, service: *const libc::c_char, hints: *const libc::addrinfo, res: *mut *mut libc::addrinfo) -> c_int;
     freeaddrinfo(res: *mut libc::addrinfo) -> ();
+    posix_spawn_file_actions_adddup2(actions: *mut libc::posix_spawn_file_actions_t, fd: c_int, to: c_int) -> c_int;
 }

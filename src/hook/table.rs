@@ -131,6 +131,15 @@ pub(crate) fn remove(fd: libc::c_int) {
     drop(reg);
 }
 
+/// Forgets `fd` with atomics only (async-signal-safe, for a forked child
+/// between `fork` and `exec`): its registration stays in the slot until
+/// the number is hooked again.
+pub(crate) fn forget(fd: libc::c_int) {
+    if let Some((ch, i)) = chunk(fd) {
+        ch.state[i].store(0, Ordering::Release);
+    }
+}
+
 /// Copies `from`'s entry to `to` (a `dup`); `to` gets its own
 /// registration when a green thread first waits on it.
 pub(crate) fn copy(from: libc::c_int, to: libc::c_int) {
