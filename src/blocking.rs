@@ -34,6 +34,7 @@ where
         shared: None,
         unjoined_panic: None,
         location: std::panic::Location::caller(),
+        owner: Default::default(),
     };
     let (new, join) = task::parts(spec, f);
     handle.blocking().submit(new);

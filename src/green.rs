@@ -16,7 +16,7 @@ use crate::runtime::context;
 use crate::runtime::coroutine::{self, Suspend};
 use crate::runtime::interrupt;
 use crate::runtime::park::{self, OsParker};
-use crate::runtime::task::{self, Completion, Header, JoinInner, Spec, TaskRef, Wait};
+use crate::runtime::task::{self, Completion, Header, JoinInner, Owner, Spec, TaskRef, Wait};
 use crate::runtime::{Handle, Runtime, MAX_STACK_SIZE};
 use crate::scope::{Scope, ScopedJoinHandle};
 
@@ -65,6 +65,8 @@ pub struct Builder {
     /// Where the spawn was called, when a closure stood in between (else
     /// `#[track_caller]` finds it).
     at: Option<&'static Location<'static>>,
+    /// The scope or pool it is spawned in (for dumps).
+    owner: Owner,
 }
 
 impl Builder {
@@ -97,6 +99,12 @@ impl Builder {
     /// the spawn through a closure.
     pub(crate) fn at(mut self, at: &'static Location<'static>) -> Builder {
         self.at = Some(at);
+        self
+    }
+
+    /// The scope or pool a dump says the thread belongs to.
+    pub(crate) fn owned_by(mut self, owner: Owner) -> Builder {
+        self.owner = owner;
         self
     }
 
@@ -214,6 +222,7 @@ impl Builder {
                 Some(at) => at,
                 None => Location::caller(),
             },
+            owner: self.owner,
         })
     }
 }

@@ -87,11 +87,17 @@ impl GreenPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let at = std::panic::Location::caller();
         let slot = self.inner.slots.acquire_owned();
-        self.inner.handle.spawn(move || {
-            let _slot = slot;
-            f()
-        })
+        let owner = crate::runtime::task::Owner::pool(Arc::as_ptr(&self.inner).addr());
+        crate::Builder::new()
+            .at(at)
+            .owned_by(owner)
+            .spawn_on(&self.inner.handle, move || {
+                let _slot = slot;
+                f()
+            })
+            .unwrap_or_else(|e| panic!("verdant::GreenPool::spawn failed: {e}"))
     }
 
     /// Waits until no green thread of the pool runs.

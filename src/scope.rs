@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use crate::error::JoinError;
 use crate::green::{boxed, GreenThread, MAX_INLINE_CLOSURE};
-use crate::runtime::task::{self, JoinInner, TaskRef};
+use crate::runtime::task::{self, JoinInner, Owner, TaskRef};
 use crate::runtime::Handle;
 
 /// What a scope shares with its threads.
@@ -227,7 +227,10 @@ impl<'scope> Scope<'scope, '_> {
             }
         };
         let handle = handle.as_ref().unwrap_or(&self.handle);
-        let spec = builder.spec(handle, Some(self.data.a_thread_panicked.clone()))?;
+        let owner = Owner::scope(Arc::as_ptr(&self.data).addr());
+        let spec = builder
+            .owned_by(owner)
+            .spec(handle, Some(self.data.a_thread_panicked.clone()))?;
         // SAFETY: the contract of `parts_unchecked` is that the thread's
         // `NewTask` is consumed and its handle joined or dropped within
         // `'scope`. The handle is a `ScopedJoinHandle<'scope, _>`, which the

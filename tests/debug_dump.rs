@@ -270,6 +270,69 @@ fn spawn_locations_are_the_callers_lines() {
     assert!(json.contains("\"name\":\"built\""), "{json}");
 }
 
+/// The dump says which scope, pool or group a thread was spawned in, and
+/// tells two owners of the same kind apart.
+#[test]
+fn scope_pool_and_group_members_name_their_owner() {
+    let _w = support::watchdog(Duration::from_secs(60));
+    let rt = support::rt(2);
+    let h = rt.handle().clone();
+    rt.block_on(move || {
+        let (tx, rx) = verdant::sync::bounded::<()>(0);
+        let pool_a = verdant::GreenPool::new(2);
+        let pool_b = verdant::GreenPool::new(2);
+        let (a, b) = {
+            let (ra, rb) = (rx.clone(), rx.clone());
+            (pool_a.spawn(move || ra.recv()), pool_b.spawn(move || rb.recv()))
+        };
+        let plain = {
+            let r = rx.clone();
+            verdant::spawn(move || r.recv())
+        };
+        let mut group = verdant::Group::new();
+        let g = {
+            let r = rx.clone();
+            group.spawn(move || r.recv().map(drop))
+        };
+        verdant::scope(|s| {
+            let scoped = s.spawn(|| rx.recv());
+            let t = parked(&h, scoped.thread().id());
+            assert!(t.scope.is_some() && t.pool.is_none() && t.group.is_none(), "{t:?}");
+            let (ta, tb) = (parked(&h, a.thread().id()), parked(&h, b.thread().id()));
+            assert!(ta.pool.is_some() && ta.scope.is_none(), "{ta:?}");
+            assert!(tb.pool.is_some() && ta.pool != tb.pool, "two pools: {ta:?} {tb:?}");
+            let tp = parked(&h, plain.thread().id());
+            assert!(tp.scope.is_none() && tp.pool.is_none() && tp.group.is_none(), "{tp:?}");
+            let tg = parked(&h, g.id());
+            assert!(tg.group.is_some() && tg.scope.is_none(), "{tg:?}");
+            let d = h.dump();
+            let text = d.to_string();
+            assert!(
+                text.contains(&format!("in scope {}", t.scope.as_ref().unwrap())),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("in pool {}", ta.pool.as_ref().unwrap())),
+                "{text}"
+            );
+            let json = d.to_json();
+            assert!(
+                json.contains(&format!("\"scope\":\"{}\"", t.scope.as_ref().unwrap())),
+                "{json}"
+            );
+            assert!(
+                json.contains(&format!("\"pool\":\"{}\"", tb.pool.as_ref().unwrap())),
+                "{json}"
+            );
+            for _ in 0..5 {
+                tx.send(()).unwrap();
+            }
+        });
+        assert!(a.join().unwrap().is_ok() && b.join().unwrap().is_ok() && plain.join().unwrap().is_ok());
+        assert!(group.join_next().unwrap().is_ok());
+    });
+}
+
 #[test]
 fn a_dump_of_100_000_parked_threads_collapses_them() {
     let _w = support::watchdog(Duration::from_secs(300));

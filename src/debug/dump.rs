@@ -67,6 +67,11 @@ pub struct GreenThreadInfo {
     pub waited: Option<Duration>,
     /// The [`Group`](crate::Group) it belongs to (an address), if any.
     pub group: Option<String>,
+    /// The [`scope`](crate::scope) it was spawned in (an address), if any.
+    pub scope: Option<String>,
+    /// The [`GreenPool`](crate::GreenPool) it was spawned in (an address),
+    /// if any.
+    pub pool: Option<String>,
     /// Where it was spawned.
     pub spawned_at: &'static Location<'static>,
     /// Its stack when it parked, if the program runs with
@@ -198,6 +203,10 @@ impl Dump {
             }
             o.push_str(",\"group\":");
             json_opt_str(&mut o, t.group.as_deref());
+            o.push_str(",\"scope\":");
+            json_opt_str(&mut o, t.scope.as_deref());
+            o.push_str(",\"pool\":");
+            json_opt_str(&mut o, t.pool.as_deref());
             o.push_str(",\"backtrace\":");
             json_opt_str(&mut o, t.backtrace.as_deref());
             o.push_str(",\"spawned_at\":{\"file\":");
@@ -238,6 +247,10 @@ fn info(t: &TaskRef, worker: usize, running: u64, now: Instant, now_ms: u64, soc
     } else {
         (None, None, None)
     };
+    let owner = |kind: &str| match t.owner.describe() {
+        Some((k, addr)) if k == kind => Some(format!("{addr:#x}")),
+        _ => None,
+    };
     GreenThreadInfo {
         id: t.id,
         name: t.name.as_deref().map(str::to_owned),
@@ -247,6 +260,8 @@ fn info(t: &TaskRef, worker: usize, running: u64, now: Instant, now_ms: u64, soc
         wait,
         waited,
         group: t.completion_addr().map(|a| format!("{a:#x}")),
+        scope: owner("scope"),
+        pool: owner("pool"),
         spawned_at: t.location,
         backtrace: (state == ThreadState::Parked)
             .then(|| why::backtrace_of(t.id))
@@ -364,6 +379,12 @@ impl fmt::Display for Dump {
                 write!(f, " (worker {})", t.worker)?;
                 if let Some(g) = &t.group {
                     write!(f, " in group {g}")?;
+                }
+                if let Some(s) = &t.scope {
+                    write!(f, " in scope {s}")?;
+                }
+                if let Some(p) = &t.pool {
+                    write!(f, " in pool {p}")?;
                 }
                 if let Some(w) = &t.wait {
                     write!(f, ": {w}")?;

@@ -143,6 +143,7 @@ mod tests {
             shared: None,
             unjoined_panic: None,
             location: std::panic::Location::caller(),
+            owner: Default::default(),
         };
         let (_unrun, handle) = task::parts(spec, || ());
         handle.task().clone()

@@ -125,9 +125,45 @@ pub(crate) struct Header {
     /// Whether its worker lists it for dumps (set at its first park, by
     /// its home worker only; see `scheduler::worker`).
     pub(crate) listed: AtomicBool,
+    /// The scope or pool it was spawned in, for dumps (a `Group` is its
+    /// `completion`).
+    pub(crate) owner: Owner,
     /// Its `tracing` span, made when it first runs (feature `tracing`).
     #[cfg(feature = "tracing")]
     pub(crate) span: OnceLock<tracing::Span>,
+}
+
+/// The scope or `GreenPool` a green thread was spawned in, as the address
+/// of its shared state (never dereferenced: a dump prints it to tell
+/// members of one owner from another's), tagged in the low bits, which
+/// an aligned address leaves clear.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Owner(usize);
+
+impl Owner {
+    const SCOPE: usize = 1;
+    const POOL: usize = 2;
+    const TAGS: usize = 3;
+
+    /// A thread of the scope whose shared state is at `addr`.
+    pub(crate) fn scope(addr: usize) -> Owner {
+        Owner(addr & !Owner::TAGS | Owner::SCOPE)
+    }
+
+    /// A thread of the pool whose shared state is at `addr`.
+    pub(crate) fn pool(addr: usize) -> Owner {
+        Owner(addr & !Owner::TAGS | Owner::POOL)
+    }
+
+    /// `("scope" | "pool", address)`, or `None` for no owner.
+    pub(crate) fn describe(self) -> Option<(&'static str, usize)> {
+        let addr = self.0 & !Owner::TAGS;
+        match self.0 & Owner::TAGS {
+            Owner::SCOPE => Some(("scope", addr)),
+            Owner::POOL => Some(("pool", addr)),
+            _ => None,
+        }
+    }
 }
 
 /// Who is told when a green thread completes, besides its joiners: a
@@ -183,6 +219,8 @@ pub(crate) struct Spec {
     pub(crate) unjoined_panic: Option<Arc<AtomicBool>>,
     /// Where it is spawned.
     pub(crate) location: &'static Location<'static>,
+    /// The scope or pool it is spawned in.
+    pub(crate) owner: Owner,
 }
 
 /// Allocates a green thread that will run `f`: returns the unique
@@ -217,6 +255,7 @@ where
             joiners: Mutex::new(WaitList::new()),
             completion: OnceLock::new(),
             location: spec.location,
+            owner: spec.owner,
             why: AtomicU64::new(0),
             since: AtomicU64::new(0),
             listed: AtomicBool::new(false),
@@ -732,6 +771,7 @@ mod tests {
             shared: None,
             unjoined_panic: None,
             location: Location::caller(),
+            owner: Owner::default(),
         }
     }
 

@@ -25,6 +25,6 @@ mod join;
 mod state;
 pub(crate) mod why;
 
-pub(crate) use self::core::{next_id, Completion, Done, Header, NewTask, Spec, TaskRef};
+pub(crate) use self::core::{next_id, Completion, Done, Header, NewTask, Owner, Spec, TaskRef};
 pub(crate) use self::join::{parts, parts_unchecked, wait_complete, wait_complete_once, JoinInner, Wait};
 pub(crate) use self::state::Phase;
