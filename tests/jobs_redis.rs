@@ -88,6 +88,9 @@ fn round_trip_json_bytes_and_background() {
         q.wait(&id, WAIT).unwrap();
         assert_eq!(q.status(&id).unwrap().unwrap().progress, Some(json!({"half": true})));
         assert!(q.status("no-such-job").unwrap().is_none());
+        let err = q.wait("no-such-job", Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(q.status("no-such-job").unwrap().is_none(), "wait left no record behind");
         let stats = stop(w);
         assert_eq!(stats.done, 4);
         assert_eq!(q.stats().unwrap().done, 4);

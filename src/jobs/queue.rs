@@ -277,15 +277,45 @@ impl Queue {
     /// (errors as for [`enqueue_and_wait`](Queue::enqueue_and_wait)).
     pub fn wait(&self, id: &str, timeout: Duration) -> io::Result<serde_json::Value> {
         let key = format!("{}done:{id}", self.prefix);
-        // BLPOP's timeout is in seconds (a float); 0 would mean forever.
-        let secs = timeout.as_secs_f64().max(0.001);
-        let got: Option<(String, String)> = self.pool.with(|c| redis::cmd("BLPOP").arg(&key).arg(secs).query(c))?;
-        if let Some((_, marker)) = &got {
-            // Put the marker back for other waiters on the same job.
-            let marker = marker.clone();
-            self.pool
-                .with(|c| redis::cmd("RPUSH").arg(&key).arg(&marker).query::<()>(c))?;
+        // Ask for a wake-up, then look: the scripts that end a job check
+        // for the `waiter` field atomically, so either the job ended before
+        // the field was set (and the status says so) or its end pushes to
+        // the list.
+        let job = format!("{}job:{id}", self.prefix);
+        let known: bool = self.pool.with(|c| {
+            redis::pipe()
+                .exists(&job)
+                .cmd("HSETNX")
+                .arg(&job)
+                .arg("waiter")
+                .arg(1)
+                .ignore()
+                .query::<(bool,)>(c)
+                .map(|(e,)| e)
+        })?;
+        if !known {
+            // HSETNX created the hash: take it away again.
+            self.pool.with(|c| redis::cmd("DEL").arg(&job).query::<()>(c))?;
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no job {id}")));
         }
+        let got = match self.status(id)? {
+            Some(s) if s.state.is_final() => None,
+            _ => {
+                // BLPOP's timeout is in seconds (a float); 0 would mean forever.
+                let secs = timeout.as_secs_f64().max(0.001);
+                let got: Option<(String, String)> =
+                    self.pool.with(|c| redis::cmd("BLPOP").arg(&key).arg(secs).query(c))?;
+                match got {
+                    // Put the marker back for other waiters on the same job.
+                    Some((_, marker)) => {
+                        self.pool
+                            .with(|c| redis::cmd("RPUSH").arg(&key).arg(&marker).query::<()>(c))?;
+                        Some(())
+                    }
+                    None => None,
+                }
+            }
+        };
         let status = self.status(id)?;
         match status {
             Some(Status {
@@ -308,11 +338,15 @@ impl Queue {
                 io::ErrorKind::Interrupted,
                 format!("job {id} was cancelled"),
             )),
-            _ if got.is_none() => Err(io::Error::new(
+            Some(_) if got.is_none() => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("job {id} did not finish within {timeout:?}"),
             )),
-            _ => Err(io::Error::other(format!("job {id} ended but its record expired"))),
+            Some(_) => Err(io::Error::other(format!(
+                "job {id} is still {:?} after its end was signalled",
+                status.map(|s| s.state)
+            ))),
+            None => Err(io::Error::other(format!("job {id} ended but its record expired"))),
         }
     }
 
