@@ -530,3 +530,35 @@ fn redis_restart_with_aof_loses_no_job() {
     assert!(runs.values().all(|&r| r >= 1));
     assert_eq!(q.stats().unwrap().in_flight, 0);
 }
+
+#[test]
+fn heartbeats_keep_a_long_job_from_being_reclaimed() {
+    let Some(redis) = Redis::start("heartbeats_keep_a_long_job") else {
+        return;
+    };
+    let url = redis.url();
+    support::run(move || {
+        let runs = Arc::new(AtomicU32::new(0));
+        let make = |runs: Arc<AtomicU32>| {
+            // Lease 300 ms; the job runs 5 leases long.
+            worker(&url, &["default"])
+                .lease(Duration::from_millis(300))
+                .register("long", move |_| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    verdant::sleep(Duration::from_millis(1500));
+                    Ok(json!("ok"))
+                })
+        };
+        let a = start(make(runs.clone()));
+        let b = start(make(runs.clone()));
+        let q = Queue::connect(&url, "default").unwrap();
+        assert_eq!(q.enqueue_and_wait(NewJob::new("long"), WAIT).unwrap(), json!("ok"));
+        let (sa, sb) = (stop(a), stop(b));
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the lease was renewed, nobody took the job over"
+        );
+        assert_eq!(sa.reclaimed + sb.reclaimed, 0);
+    });
+}
