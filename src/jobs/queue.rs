@@ -204,8 +204,25 @@ impl Queue {
     ///
     /// A bad URL, or the server cannot be reached.
     pub fn connect(url: &str, name: &str) -> io::Result<Queue> {
+        Queue::with_pool(Pool::new(url)?, name)
+    }
+
+    /// A handle on queue `name` over an existing [`Pool`] (one made with
+    /// `Pool::with_tls`, or shared with your own Redis commands). Checks
+    /// that the server answers.
+    ///
+    /// # Errors
+    ///
+    /// The server cannot be reached.
+    ///
+    /// ```no_run
+    /// let pool = verdant::jobs::Pool::new("redis://127.0.0.1:6379/")?;
+    /// let queue = verdant::jobs::Queue::with_pool(pool, "default")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_pool(pool: Pool, name: &str) -> io::Result<Queue> {
         let queue = Queue {
-            pool: Pool::new(url)?,
+            pool,
             name: name.to_string(),
             prefix: DEFAULT_PREFIX.to_string(),
             result_ttl: super::DEFAULT_RESULT_TTL,
