@@ -562,3 +562,26 @@ fn heartbeats_keep_a_long_job_from_being_reclaimed() {
         assert_eq!(sa.reclaimed + sb.reclaimed, 0);
     });
 }
+
+#[test]
+fn a_job_past_its_timeout_fails_and_is_retried() {
+    let Some(redis) = Redis::start("a_job_past_its_timeout") else { return };
+    let url = redis.url();
+    support::run(move || {
+        let attempts = Arc::new(AtomicU32::new(0));
+        let a2 = attempts.clone();
+        let w = start(worker(&url, &["default"]).register("stuck", move |_| {
+            a2.fetch_add(1, Ordering::SeqCst);
+            // Parks far past the job's timeout: the timeout interrupts it.
+            verdant::sleep(Duration::from_secs(3600));
+            Ok(json!(null))
+        }));
+        let q = Queue::connect(&url, "default").unwrap();
+        let job = NewJob::new("stuck").timeout(Duration::from_millis(100)).max_retries(1);
+        let err = q.enqueue_and_wait(job, WAIT).unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
+        assert_eq!(attempts.load(Ordering::SeqCst), 2, "1 attempt + 1 retry");
+        let stats = stop(w);
+        assert_eq!((stats.retried, stats.dead), (1, 1));
+    });
+}
