@@ -565,7 +565,9 @@ fn heartbeats_keep_a_long_job_from_being_reclaimed() {
 
 #[test]
 fn a_job_past_its_timeout_fails_and_is_retried() {
-    let Some(redis) = Redis::start("a_job_past_its_timeout") else { return };
+    let Some(redis) = Redis::start("a_job_past_its_timeout") else {
+        return;
+    };
     let url = redis.url();
     support::run(move || {
         let attempts = Arc::new(AtomicU32::new(0));
