@@ -21,6 +21,7 @@ use crate::runtime::Handle;
 /// });
 /// assert!(h.join().unwrap());
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -32,8 +33,38 @@ where
         stack_size: 0,
         shared: None,
         unjoined_panic: None,
+        location: std::panic::Location::caller(),
     };
     let (new, join) = task::parts(spec, f);
     handle.blocking().submit(new);
     JoinHandle(join)
+}
+
+/// Runs `f`, a call that blocks in the kernel (a file's read, a `stat`),
+/// without blocking a worker: from a green thread, on the blocking pool
+/// while the caller parks; from any other thread, inline.
+///
+/// The caller's wait honours [`crate::timeout`] and cancellation as
+/// joining a `spawn_blocking` job does (a deadline unwinds it from the
+/// park; a cancellation once `f` has returned); `f` runs to its end on the
+/// pool thread either way (its result then dropped), so `f` must own what
+/// it touches. A panic in `f` is resumed in the caller; a
+/// call the pool dropped unrun (its runtime shutting down) is an error.
+pub(crate) fn offload<F, T>(f: F) -> std::io::Result<T>
+where
+    F: FnOnce() -> std::io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    if crate::runtime::park::current_task().is_none() {
+        return f();
+    }
+    match spawn_blocking(f).join() {
+        Ok(result) => result,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(e) => Err(std::io::Error::other(format!(
+                "the blocking pool did not run the call: {e}"
+            ))),
+        },
+    }
 }

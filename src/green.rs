@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io;
 use std::num::{NonZeroU64, NonZeroUsize};
+use std::panic::Location;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,12 +31,19 @@ use crate::scope::{Scope, ScopedJoinHandle};
 /// let h = verdant::spawn(|| 40 + 2);
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Handle::with_current(|handle| handle.spawn(f))
+    let at = Location::caller();
+    Handle::with_current(|handle| {
+        crate::Builder::new()
+            .at(at)
+            .spawn_on(handle, f)
+            .unwrap_or_else(|e| panic!("verdant::spawn failed: {e}"))
+    })
 }
 
 /// Configures a green thread before spawning it, like `std::thread::Builder`.
@@ -54,6 +62,9 @@ pub struct Builder {
     name: Option<String>,
     stack_size: Option<usize>,
     handle: Option<Handle>,
+    /// Where the spawn was called, when a closure stood in between (else
+    /// `#[track_caller]` finds it).
+    at: Option<&'static Location<'static>>,
 }
 
 impl Builder {
@@ -82,17 +93,28 @@ impl Builder {
         self
     }
 
+    /// The spawn location a dump shows, captured by a caller that reaches
+    /// the spawn through a closure.
+    pub(crate) fn at(mut self, at: &'static Location<'static>) -> Builder {
+        self.at = Some(at);
+        self
+    }
+
     /// Spawns the green thread.
     ///
     /// # Errors
     ///
     /// `InvalidInput` if the name contains a NUL byte or the stack size is
     /// outside 4 KiB..=1 GiB; an error if the runtime has shut down.
+    #[track_caller]
     pub fn spawn<F, T>(mut self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        if self.at.is_none() {
+            self.at = Some(Location::caller());
+        }
         match self.handle.take() {
             Some(handle) => self.spawn_on(&handle, f),
             None => Handle::with_current(|handle| self.spawn_on(handle, f)),
@@ -116,6 +138,7 @@ impl Builder {
     /// });
     /// assert_eq!(hits, 1);
     /// ```
+    #[track_caller]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         mut self,
         scope: &'scope Scope<'scope, 'env>,
@@ -130,6 +153,7 @@ impl Builder {
     }
 
     /// [`Builder::spawn`] on `handle`'s runtime.
+    #[track_caller]
     pub(crate) fn spawn_on<F, T>(self, handle: &Handle, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -140,6 +164,7 @@ impl Builder {
 
     /// [`Builder::spawn_on`], telling `completion` when the thread
     /// completes (a [`crate::Group`]'s completion queue).
+    #[track_caller]
     pub(crate) fn spawn_watched<F, T>(
         self,
         handle: &Handle,
@@ -165,6 +190,7 @@ impl Builder {
     }
 
     /// Checks the settings and turns them into a task's [`Spec`].
+    #[track_caller]
     pub(crate) fn spec(self, handle: &Handle, unjoined_panic: Option<Arc<AtomicBool>>) -> io::Result<Spec> {
         if self.name.as_deref().is_some_and(|n| n.contains('\0')) {
             return Err(io::Error::new(
@@ -184,6 +210,10 @@ impl Builder {
             stack_size,
             shared: Some(handle.shared.clone()),
             unjoined_panic,
+            location: match self.at {
+                Some(at) => at,
+                None => Location::caller(),
+            },
         })
     }
 }
@@ -318,6 +348,8 @@ impl<T> JoinHandle<T> {
 /// Cancels `task`: marks it, and wakes it if it has started so that it
 /// sees the mark at its park point (an unstarted one never runs).
 pub(crate) fn cancel(task: &TaskRef) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(target: "verdant::cancel", thread = task.id, "green thread cancelled");
     if !task.is_complete() && task.state.cancel() {
         park::unpark_task(task);
     }
@@ -514,6 +546,7 @@ pub fn yield_now() {
 /// h.join().unwrap();
 /// ```
 pub fn park() {
+    task::why::note(task::why::Why::Park, 0);
     park::park(None);
 }
 
@@ -526,6 +559,7 @@ pub fn park() {
 /// verdant::spawn(|| verdant::park_timeout(Duration::from_millis(1))).join().unwrap();
 /// ```
 pub fn park_timeout(dur: Duration) {
+    task::why::note(task::why::Why::Park, 0);
     park::park(Instant::now().checked_add(dur));
 }
 
@@ -581,6 +615,7 @@ impl Runtime {
     /// let rt = verdant::Runtime::new().unwrap();
     /// assert_eq!(rt.spawn(|| 7).join().unwrap(), 7);
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -600,6 +635,7 @@ impl Runtime {
     /// });
     /// assert_eq!(sum, 45);
     /// ```
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -616,6 +652,7 @@ impl Handle {
     ///
     /// Panics if the runtime has shut down; use [`crate::Builder::spawn`]
     /// to get an error instead.
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -627,6 +664,7 @@ impl Handle {
     }
 
     /// See [`Runtime::block_on`].
+    #[track_caller]
     pub fn block_on<F, T>(&self, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,

@@ -27,6 +27,7 @@ use parking_lot::Mutex;
 
 use crate::error::{Elapsed, JoinError};
 use crate::green::{GreenThread, JoinHandle};
+use crate::runtime::task::why::Why;
 use crate::runtime::task::{self, Completion, Header, Wait};
 use crate::runtime::wait::{self, Queue, Until, WaitList};
 use crate::runtime::Handle;
@@ -77,7 +78,7 @@ fn waiters(s: &mut FinishedState) -> &mut WaitList {
 }
 
 /// The group's one wait list.
-const WAITERS: Queue<FinishedState> = Queue::new(waiters);
+const WAITERS: Queue<FinishedState> = Queue::new(waiters).named(Why::Group);
 
 impl Completion for Finished {
     fn completed(&self, task: &Header) {
@@ -116,13 +117,15 @@ impl<T> Group<T> {
     /// let t = group.spawn(|| verdant::current().id());
     /// assert_eq!(group.join_next().unwrap().unwrap(), t.id());
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&mut self, f: F) -> GreenThread
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let completion: Arc<dyn Completion> = self.finished.clone();
-        let h = Handle::with_current(|handle| crate::Builder::new().spawn_watched(handle, Some(completion), f))
+        let at = std::panic::Location::caller();
+        let h = Handle::with_current(|handle| crate::Builder::new().at(at).spawn_watched(handle, Some(completion), f))
             .unwrap_or_else(|e| panic!("verdant::Group::spawn failed: {e}"));
         let thread = h.thread();
         self.handles.insert(h.0.task().id, h);

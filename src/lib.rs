@@ -47,6 +47,10 @@
 //! - [`docs::guide`]: concepts, spawning and joining, cancellation, scoped
 //!   threads, pools, networking, name resolution, sync, timeouts, and
 //!   migrating from `std::thread` and from eventlet/gevent.
+//! - [`docs::whole_program`]: writing a whole program (a chat server with
+//!   a clean Ctrl-C, a supervisor of child processes, a pipeline that stops
+//!   on the first error), beside the gevent and Go versions; standard
+//!   input and files.
 //! - [`docs::caveats`]: the limits (std thread-locals, blocking calls, std
 //!   locks, stack size, timeouts, fork, panics) and what to do about them.
 //! - [`docs::architecture`]: the layers, the decisions and why, and how a
@@ -95,7 +99,7 @@
 //! | `eventlet.corolocal.local`, `gevent.local.local` | [`local!`] |
 //! | gevent's `max_blocking_time` | [`RuntimeBuilder::watchdog`] |
 //! | the hub | the [`Runtime`] (a global one by default) |
-//! | `eventlet.monkey_patch()` | none: change the `use` lines |
+//! | `eventlet.monkey_patch()` | change the `use` lines, or `verdant::monkey_patch()` (feature `hook`, `docs/monkey-patch.md`) |
 //!
 //! [corosensei]: https://docs.rs/corosensei
 #![deny(
@@ -108,10 +112,15 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 mod blocking;
+pub mod debug;
 mod error;
+pub mod fs;
 mod futures;
 mod green;
 mod group;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+#[allow(unsafe_code)]
+mod hook;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod io;
@@ -133,6 +142,7 @@ pub mod tls;
 pub mod ws;
 
 pub use blocking::spawn_blocking;
+pub use debug::dump;
 pub use error::{Elapsed, JoinError};
 pub use futures::{iwait, join_any, wait_all, wait_any, wait_any_timeout, Iwait};
 pub use green::{
@@ -140,6 +150,8 @@ pub use green::{
     JoinHandle, Thread, ThreadId,
 };
 pub use group::Group;
+#[cfg(all(feature = "hook", target_os = "linux"))]
+pub use hook::monkey_patch;
 pub use local::GreenLocal;
 pub use pool::{GreenPile, GreenPool, Imap};
 pub use runtime::{Handle, Runtime, RuntimeBuilder, DEFAULT_STACK_SIZE};
@@ -162,6 +174,11 @@ pub mod docs {
     pub mod guide {
         #![doc = include_str!("../docs/guide.md")]
     }
+    /// Whole programs: signals, groups, child processes, standard input
+    /// and files together, beside gevent and Go (`docs/whole-program.md`).
+    pub mod whole_program {
+        #![doc = include_str!("../docs/whole-program.md")]
+    }
     /// Where green threads differ from OS threads, and verdant's limits
     /// (`docs/caveats.md`).
     pub mod caveats {
@@ -180,5 +197,15 @@ pub mod docs {
     /// Every module allowed `unsafe`, and its invariants (`docs/unsafe.md`).
     pub mod unsafe_code {
         #![doc = include_str!("../docs/unsafe.md")]
+    }
+    /// `monkey_patch()`: unmodified blocking code runs green, what is
+    /// hooked and what cannot be (`docs/monkey-patch.md`).
+    pub mod monkey_patch {
+        #![doc = include_str!("../docs/monkey-patch.md")]
+    }
+    /// Seeing inside a running program: dumps, the watchdog, metrics
+    /// (`docs/debugging.md`).
+    pub mod debugging {
+        #![doc = include_str!("../docs/debugging.md")]
     }
 }

@@ -81,6 +81,7 @@ impl GreenPool {
     /// let h = pool.spawn(|| "ran");
     /// assert_eq!(h.join().unwrap(), "ran");
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -253,6 +254,7 @@ impl<T: Send + 'static> GreenPile<T> {
 
     /// Spawns `f` (waiting while the pool is full); its result comes after
     /// those spawned before it.
+    #[track_caller]
     pub fn spawn<F>(&mut self, f: F)
     where
         F: FnOnce() -> T + Send + 'static,

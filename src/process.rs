@@ -21,7 +21,8 @@
 //!   `waitid(WNOWAIT)` on the blocking pool
 //!   ([`spawn_blocking`](crate::spawn_blocking)): one pool thread per child
 //!   being waited for, which stays until the child exits even if the wait
-//!   timed out or was cancelled.
+//!   timed out or was cancelled. `VERDANT_PROCESS_NO_PIDFD=1` in the
+//!   environment selects this fallback on any kernel.
 //!
 //! Waits honour [`verdant::timeout`](crate::timeout) and cancellation.
 //!
@@ -412,7 +413,12 @@ impl Child {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn from_std(mut child: std::process::Child) -> io::Result<Child> {
-        let exit = match sys::pidfd_open(child.id()) {
+        let pidfd = if no_pidfd() {
+            Err(io::Error::from_raw_os_error(libc::ENOSYS))
+        } else {
+            sys::pidfd_open(child.id())
+        };
+        let exit = match pidfd {
             Ok(fd) => Exit::Pidfd(GreenFd::new(fd)?),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => Exit::Blocking(None),
             Err(e) => return Err(e),
@@ -578,6 +584,14 @@ impl Child {
             }
         }
     }
+}
+
+/// Whether `VERDANT_PROCESS_NO_PIDFD` is set (to anything but `0`), read
+/// once: every child then takes the fallback of kernels without pidfd, as
+/// a test of that path or a way around a pidfd problem.
+fn no_pidfd() -> bool {
+    static NO_PIDFD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NO_PIDFD.get_or_init(|| std::env::var_os("VERDANT_PROCESS_NO_PIDFD").is_some_and(|v| v != "0"))
 }
 
 /// Starts the fallback watcher of a child without pidfd.

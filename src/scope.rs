@@ -191,6 +191,7 @@ impl<'scope> Scope<'scope, '_> {
     /// let v = verdant::scope(|s| s.spawn(|| 6 * 7).join().unwrap());
     /// assert_eq!(v, 42);
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
@@ -202,6 +203,7 @@ impl<'scope> Scope<'scope, '_> {
 
     /// Spawns with `builder`'s settings, on `handle`'s runtime if given
     /// (else the scope's).
+    #[track_caller]
     pub(crate) fn spawn_with<F, T>(
         &'scope self,
         builder: crate::Builder,
@@ -349,6 +351,7 @@ impl<'scope, E: Send> TryScope<'scope, '_, E> {
     /// });
     /// assert_eq!(r, Ok(43));
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> Result<T, E> + Send + 'scope,

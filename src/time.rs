@@ -33,6 +33,7 @@ use crate::error::Elapsed;
 use crate::green::JoinHandle;
 use crate::runtime::interrupt::{self, ElapsedUnwind};
 use crate::runtime::park::{self, Wake};
+use crate::runtime::task::why::{self, Why};
 
 /// Sleeps for at least `dur`, like `std::thread::sleep`, but parks only
 /// the calling green thread: its worker runs others meanwhile.
@@ -47,7 +48,12 @@ pub fn sleep(dur: Duration) {
     match Instant::now().checked_add(dur) {
         Some(deadline) => sleep_until(deadline),
         // Further than the clock can count: until a `timeout` deadline.
-        None => while park::park_reporting(None) != Wake::Elapsed {},
+        None => loop {
+            why::note(Why::Sleep, u64::MAX);
+            if park::park_reporting(None) == Wake::Elapsed {
+                break;
+            }
+        },
     }
 }
 
@@ -61,7 +67,13 @@ pub fn sleep(dur: Duration) {
 /// assert!(Instant::now() >= deadline);
 /// ```
 pub fn sleep_until(deadline: Instant) {
-    while park::park_reporting(Some(deadline)) == Wake::Unparked {}
+    let at = why::clock_ms(deadline);
+    loop {
+        why::note(Why::Sleep, at);
+        if park::park_reporting(Some(deadline)) != Wake::Unparked {
+            break;
+        }
+    }
 }
 
 /// Runs `f` with a deadline `dur` from now; `Err(Elapsed)` if the deadline
@@ -175,6 +187,7 @@ impl Drop for Restore {
 /// assert_eq!(h.join().unwrap(), 42);
 /// assert!(t.elapsed() >= Duration::from_millis(5));
 /// ```
+#[track_caller]
 pub fn spawn_after<F, T>(dur: Duration, f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

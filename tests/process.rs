@@ -211,3 +211,83 @@ fn a_childs_stdout_feeds_another_child() {
     assert!(first.wait().unwrap().success());
     assert_eq!(out.stdout, b"SHOUT\n");
 }
+
+const NO_PIDFD: &str = "VERDANT_PROCESS_NO_PIDFD";
+
+/// The fallback of kernels without pidfd (`VERDANT_PROCESS_NO_PIDFD=1`):
+/// waits on the blocking pool give the same answers, and honour their
+/// timeouts. Runs in a child test process with the variable set (it is
+/// read once per process).
+#[test]
+fn without_pidfd_waits_run_on_the_blocking_pool() {
+    if !is_child(NO_PIDFD) {
+        let _w = watchdog(Duration::from_secs(60));
+        let out = run_child("without_pidfd_waits_run_on_the_blocking_pool", (NO_PIDFD, "1"));
+        assert!(
+            out.status.success(),
+            "child test failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "the child ran the test"
+        );
+        return;
+    }
+    let rt = rt(1);
+    rt.spawn(|| {
+        let mut child = Command::new("sleep").arg("5").spawn().unwrap();
+        assert!(format!("{child:?}").contains("pidfd: false"), "{child:?}");
+        assert_eq!(child.wait_timeout(Duration::from_millis(20)).unwrap(), None);
+        child.kill().unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+        let out = Command::new("echo").arg("fallback").output().unwrap();
+        assert_eq!(out.stdout, b"fallback\n");
+        assert_eq!(Command::new("false").status().unwrap().code(), Some(1));
+    })
+    .join()
+    .unwrap();
+}
+
+/// A `try_scope` whose thread fails cancels a sibling parked in a child's
+/// wait: the sibling's destructor kills and reaps the child.
+#[test]
+fn an_error_cancels_a_sibling_parked_in_a_child_wait() {
+    let _w = watchdog(Duration::from_secs(30));
+    let rt = rt(1);
+    struct KillOnDrop(verdant::process::Child, verdant::sync::mpsc::Sender<Option<i32>>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let status = self.0.wait().ok().and_then(|s| s.signal());
+            let _ = self.1.send(status);
+        }
+    }
+    let (status_tx, status_rx) = verdant::sync::mpsc::channel();
+    let r = rt
+        .spawn(move || {
+            verdant::try_scope(|s| {
+                let (started_tx, started_rx) = bounded::<()>(1);
+                s.spawn(move || {
+                    let mut child = KillOnDrop(Command::new("sleep").arg("1000").spawn().unwrap(), status_tx);
+                    started_tx.send(()).unwrap();
+                    child.0.wait().map_err(|e| e.to_string())?; // parks until cancelled
+                    Ok(())
+                });
+                s.spawn(move || {
+                    started_rx.recv().unwrap(); // the sibling's child runs
+                    Err::<(), _>("failed".to_string())
+                });
+                Ok(())
+            })
+        })
+        .join()
+        .unwrap();
+    assert_eq!(r, Err("failed".to_string()));
+    assert_eq!(
+        status_rx.recv().unwrap(),
+        Some(libc::SIGKILL),
+        "killed and reaped by its destructor"
+    );
+}

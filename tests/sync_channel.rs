@@ -258,13 +258,17 @@ fn mpsc_mirror() {
     run(|| {
         let (tx, rx) = mpsc::channel();
         let (stx, srx) = mpsc::sync_channel(0);
-        verdant::spawn(move || {
+        let sender = verdant::spawn(move || {
             tx.send(1).unwrap();
             stx.send(2).unwrap();
         });
         assert_eq!(rx.recv(), Ok(1));
         assert_eq!(srx.recv(), Ok(2));
         assert_eq!(rx.recv(), Err(mpsc::RecvError));
+        // `tx` and `stx` are dropped one after the other when the closure
+        // ends: `rx` seeing the disconnect says nothing yet about `srx`
+        // (`try_recv` could still see `Empty`). After the join both are gone.
+        sender.join().unwrap();
         assert_eq!(srx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
     });
 }

@@ -350,9 +350,16 @@ fn completing_with_the_wrong_channel_panics() {
 
 /// A selected operation dropped without being completed passes its wakeup
 /// on: the other receiver still gets the message.
+///
+/// One worker, so the selecting thread (spawned first, unstarted threads run
+/// in spawn order) is parked before the plain receiver and is the one the
+/// send wakes. On several workers the plain receiver could be stolen and
+/// park first; the send then woke it and the select waited forever (a hang
+/// of the test, not of the channel).
 #[test]
 fn dropped_selected_operation_passes_wakeup_on() {
-    run(|| {
+    let _w = support::watchdog(Duration::from_secs(60));
+    support::rt(1).block_on(|| {
         let (tx, rx) = bounded::<u32>(1);
         let rx2 = rx.clone();
         let rx3 = rx.clone();

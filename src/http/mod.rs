@@ -17,9 +17,11 @@
 
 mod body;
 mod client;
+mod debug;
 mod server;
 
 pub use self::body::Body;
 pub use self::client::{get, Client, ClientBuilder, Error, ErrorKind};
+pub use self::debug::debug_handler;
 pub use self::server::{OnUpgrade, Server, ServerBuilder, ServerHandle, Upgraded};
 pub use ::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};

@@ -1,4 +1,5 @@
-//! Any file descriptor as a green one: [`GreenFd`].
+//! Any file descriptor as a green one: [`GreenFd`]; the standard streams
+//! for green threads: [`stdin`], [`stdout`], [`stderr`].
 //!
 //! verdant's sockets park a green thread on the reactor instead of blocking
 //! its worker. `GreenFd<T>` does the same for anything that has a pollable
@@ -32,8 +33,11 @@
 //! reads (the terminal of a parent shell, for instance) sees them fail
 //! with `EAGAIN` while the `GreenFd` lives.
 
+mod stdio;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
+
+pub use stdio::{stderr, stdin, stdout, Stderr, StderrLock, Stdin, StdinLock, Stdout, StdoutLock};
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};

@@ -107,3 +107,38 @@ pub(crate) fn wait_exited(pid: u32) -> io::Result<()> {
         }
     }
 }
+
+/// `read(2)` on `fd` into `buf`, retried on `EINTR`. Blocks if the
+/// descriptor is in blocking mode and has nothing to read: the standard
+/// streams' reader calls it only once `poll` said readable.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `fd` is open for the call (BorrowedFd's invariant); `buf`
+        // is an exclusively borrowed slice of `buf.len()` writable bytes.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if let Ok(n) = usize::try_from(n) {
+            return Ok(n);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `write(2)` of `buf` to `fd`, retried on `EINTR`; as [`read`], called on
+/// a blocking descriptor only once `poll` said writable.
+pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `fd` is open for the call (BorrowedFd's invariant); `buf`
+        // is a borrowed slice of `buf.len()` readable bytes.
+        let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+        if let Ok(n) = usize::try_from(n) {
+            return Ok(n);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}

@@ -73,6 +73,10 @@ mod unix;
 
 pub use addr::{resolve, AddrQuery, ToSocketAddrs};
 pub use builder::{TcpListenerBuilder, TcpStreamBuilder, UdpSocketBuilder};
+/// The resolver a lookup from the caller would use (the hooked
+/// `getaddrinfo` of `monkey_patch`).
+#[cfg(feature = "hook")]
+pub(crate) use dns::with_current as with_current_resolver;
 pub use dns::{
     lookup_host, lookup_host_port, LookupHost, ResolveError, ResolveErrorKind, Resolver, ResolverBuilder, ResolverMode,
     DEFAULT_CACHE_SIZE, DEFAULT_MAX_IN_FLIGHT,

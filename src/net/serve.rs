@@ -255,6 +255,8 @@ where
                 let d = backoff.map_or(BACKOFF_MIN, |d| (d * 2).min(BACKOFF_MAX));
                 backoff = Some(d);
                 eprintln!("verdant: serve: accept error: {e}; retrying in {d:?}");
+                #[cfg(feature = "tracing")]
+                tracing::warn!(target: "verdant::serve", error = %e, backoff = ?d, "accept failed; backing off");
                 crate::sleep(d);
             }
             Err(e) => {

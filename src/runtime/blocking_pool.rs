@@ -86,6 +86,12 @@ impl BlockingPool {
         }
     }
 
+    /// (threads, idle threads, queued jobs), for metrics.
+    pub(crate) fn stats(&self) -> (usize, usize, usize) {
+        let st = self.inner.state.lock();
+        (st.threads, st.idle, st.queue.len())
+    }
+
     /// Stops taking jobs, drops queued ones, joins the threads.
     pub(crate) fn shutdown(&self) {
         let (queued, handles) = {

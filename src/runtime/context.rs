@@ -102,3 +102,11 @@ pub(crate) fn take_yielder() -> Running {
 pub(crate) fn set_yielder(running: Running) {
     YIELDER.with(|y| y.set(running));
 }
+
+/// Whether the caller runs on a green thread (a coroutine of a worker):
+/// one thread-local load, for the libc hooks' fast path (`hook`).
+#[cfg(feature = "hook")]
+#[inline(never)]
+pub(crate) fn in_green() -> bool {
+    YIELDER.with(|y| y.get().yielder != 0)
+}

@@ -16,6 +16,8 @@ pub(crate) mod overflow;
 mod panic_hook;
 pub(crate) mod park;
 pub(crate) mod reactor;
+#[allow(unsafe_code)]
+pub(crate) mod sampler;
 pub(crate) mod scheduler;
 #[allow(unsafe_code)]
 pub(crate) mod stack_pool;
@@ -85,6 +87,16 @@ impl Extensions {
         self.0.iter().find_map(|v| v.downcast_ref::<T>())
     }
 }
+
+/// Services of the layers above that start with a runtime and stop with it
+/// (the signal-triggered dump): each is started once the workers run, and
+/// the guard it returns is dropped first thing when the runtime shuts
+/// down. Kept in `Config::extensions` as one list.
+#[derive(Clone, Default)]
+pub(crate) struct Companions(pub(crate) Vec<Arc<StartCompanion>>);
+
+/// Starts one companion service for a runtime; returns its guard.
+pub(crate) type StartCompanion = dyn Fn(&Handle) -> io::Result<Box<dyn Send + Sync>> + Send + Sync;
 
 impl fmt::Debug for Extensions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -175,6 +187,13 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Adds a companion service (see [`Companions`]).
+    pub(crate) fn companion(self, start: Arc<StartCompanion>) -> Self {
+        let mut list = self.config.extensions.get::<Companions>().cloned().unwrap_or_default();
+        list.0.push(start);
+        self.extension(list)
+    }
+
     /// Attaches a per-runtime setting of a layer above the runtime.
     pub(crate) fn extension<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.config.extensions.insert(value);
@@ -212,6 +231,8 @@ pub struct Runtime {
     handle: Handle,
     threads: Mutex<Vec<thread::JoinHandle<()>>>,
     watchdog: Option<watchdog::Watchdog>,
+    /// The guards of its companion services (see [`Companions`]).
+    companions: Vec<Box<dyn Send + Sync>>,
 }
 
 /// A cloneable reference to a runtime, for spawning onto it from anywhere.
@@ -264,12 +285,13 @@ impl Runtime {
         panic_hook::install();
         let shared = Arc::new(Shared::new(workers, config.clone()));
         let handle = Handle { shared };
-        let rt = Runtime {
+        let mut rt = Runtime {
             handle: handle.clone(),
             threads: Mutex::new(Vec::new()),
             watchdog: config
                 .watchdog
                 .map(|t| watchdog::Watchdog::start(handle.shared.clone(), t, &config.thread_name)),
+            companions: Vec::new(),
         };
         for (index, (poll, deque)) in polls.into_iter().zip(deques).enumerate() {
             let shared = handle.shared.clone();
@@ -277,6 +299,11 @@ impl Runtime {
                 .name(format!("{}-worker-{index}", config.thread_name))
                 .spawn(move || scheduler::worker::main(index, shared, deque, poll))?;
             rt.threads.lock().push(thread);
+        }
+        if let Some(list) = config.extensions.get::<Companions>() {
+            for start in &list.0 {
+                rt.companions.push(start(&handle)?);
+            }
         }
         Ok(rt)
     }
@@ -322,6 +349,7 @@ impl Drop for Runtime {
             // Joining our own worker thread would never return.
             panic!("verdant: a Runtime cannot be dropped from one of its own worker threads");
         }
+        self.companions.clear();
         shared.begin_shutdown();
         for t in self.threads.get_mut().drain(..) {
             // A worker thread never unwinds: green panics are caught.

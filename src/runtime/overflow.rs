@@ -101,6 +101,19 @@ pub(crate) fn leave() {
     });
 }
 
+/// The usable stack `[lo, hi)` of the green thread running on this OS
+/// thread, if one runs. Async-signal-safe: a read of `CURRENT` (see its
+/// invariant), for the watchdog's sampler (`runtime::sampler`).
+pub(crate) fn running_stack() -> Option<(usize, usize)> {
+    CURRENT
+        .try_with(|c| {
+            let lo = c.guard_hi.get();
+            (lo != 0).then(|| (lo, lo.saturating_add(c.stack_size.get())))
+        })
+        .ok()
+        .flatten()
+}
+
 fn store_name(c: &Current, name: &str) {
     let (bytes, len) = if name.len() <= NAME_CAP {
         (name.as_bytes(), name.len())

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use crate::runtime::coroutine::{self, Suspend};
 use crate::runtime::interrupt::{self, check_cancelled, unwinding};
-use crate::runtime::task::TaskRef;
+use crate::runtime::task::{why, TaskRef};
 use crate::runtime::{context, scheduler};
 
 /// Something that can be parked and unparked.
@@ -220,6 +220,7 @@ fn park_green(
         local.defer_interrupt(task);
     }
     if task.take_token() {
+        task.clear_why();
         return Wake::Unparked;
     }
     let elapses_at = match mode {
@@ -234,9 +235,14 @@ fn park_green(
         }
         local.add_timer(d, task);
     }
+    task.set_since(local.clock_ms());
+    if why::backtraces_on() {
+        why::capture_backtrace(task.id);
+    }
     // The worker also reports a cancellation here; `check_cancelled` below
     // reads the same flag.
     let _ = coroutine::suspend(Suspend::Park);
+    task.clear_why();
     let wake = match wait_until {
         Some(_) => {
             local.cancel_timer(task);

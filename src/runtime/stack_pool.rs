@@ -330,6 +330,13 @@ impl StackPool {
         self.classes[index].hot.push_back(stack.lo);
     }
 
+    /// Free stacks: (resident, decommitted), over every size class.
+    pub(crate) fn free_counts(&self) -> (usize, usize) {
+        self.classes
+            .iter()
+            .fold((0, 0), |(h, c), class| (h + class.hot.len(), c + class.cold.len()))
+    }
+
     /// Decommits up to `budget` free stacks beyond `keep_resident` per size
     /// class, oldest first. Returns whether any excess remains.
     pub(crate) fn trim(&mut self, mut budget: usize) -> bool {

@@ -142,6 +142,7 @@ mod tests {
             stack_size: 0,
             shared: None,
             unjoined_panic: None,
+            location: std::panic::Location::caller(),
         };
         let (_unrun, handle) = task::parts(spec, || ());
         handle.task().clone()

@@ -51,14 +51,16 @@
 //! A busy worker's switches touch none of this: the resume counter and the
 //! running id are plain stores, as before.
 
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::scheduler::Shared;
+use super::sampler;
+use super::scheduler::{Shared, WorkerShared};
 
 /// Where the watchdog thread waits: between looks, and parked while every
 /// worker sleeps (steps 3.1–3.3).
@@ -167,6 +169,11 @@ struct Sample {
     running: u64,
     still: u32,
     reported: bool,
+    /// When this (switches, running) pair was first seen.
+    since: Option<Instant>,
+    /// The reported thread's name and spawn location, for the release
+    /// message.
+    at: Option<&'static Location<'static>>,
 }
 
 /// The next wait of the watchdog (steps 1–3).
@@ -207,13 +214,18 @@ fn watch(shared: &Shared, threshold: Duration) {
 /// One look at every worker: reports those held by one green thread for
 /// four samples in a row.
 fn look(shared: &Shared, threshold: Duration, samples: &mut [Sample]) {
+    let now = Instant::now();
     for (index, (w, s)) in shared.workers.iter().zip(samples).enumerate() {
         let switches = w.switches.load(Ordering::Relaxed);
         let running = w.running.load(Ordering::Relaxed);
         if running == 0 || switches != s.switches || running != s.running {
+            if s.reported {
+                released(index, s, now);
+            }
             *s = Sample {
                 switches,
                 running,
+                since: Some(now),
                 ..Sample::default()
             };
             continue;
@@ -221,14 +233,60 @@ fn look(shared: &Shared, threshold: Duration, samples: &mut [Sample]) {
         s.still += 1;
         if s.still >= 4 && !s.reported {
             s.reported = true;
+            shared.watchdog_firings.fetch_add(1, Ordering::Relaxed);
             let name = shared.name_of(running).map(|n| format!(" ({n})")).unwrap_or_default();
+            s.at = w.running_at.get();
+            let at = s.at.map(|l| format!(", spawned at {l}")).unwrap_or_default();
+            let stack = sample_stack(w, running, switches);
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                target: "verdant::watchdog",
+                thread = running,
+                worker = index,
+                spawned_at = %s.at.map(|l| l.to_string()).unwrap_or_default(),
+                "green thread holds its worker without parking"
+            );
             eprintln!(
-                "verdant: green thread #{running}{name} has held worker {index} for more than {threshold:?} \
-                 without parking or yielding (a blocking call or a CPU loop? see spawn_blocking)"
+                "verdant: green thread #{running}{name}{at} has held worker {index} for more than {threshold:?} \
+                 without parking or yielding (a blocking call or a CPU loop? see spawn_blocking){stack}"
             );
             if !w.stealer.is_empty() {
                 shared.idle.notify_one();
             }
         }
     }
+}
+
+/// The end of a reported episode: how long, about, the thread held its
+/// worker in all (from the first look that saw it running to this one).
+fn released(index: usize, s: &Sample, now: Instant) {
+    let held = s.since.map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+    let at = s.at.map(|l| format!(" (spawned at {l})")).unwrap_or_default();
+    eprintln!(
+        "verdant: green thread #{}{at} released worker {index} after holding it for about {:.3} s in total",
+        s.running,
+        held.as_secs_f64()
+    );
+}
+
+/// What the held worker executes now, as lines to append to the report
+/// (empty if it cannot be had, or if the thread let go meanwhile: the
+/// sample would then show something else).
+fn sample_stack(w: &WorkerShared, running: u64, switches: u64) -> String {
+    let pcs = {
+        let thread = w.os_thread.lock();
+        if *thread == 0 {
+            return String::new();
+        }
+        sampler::sample(*thread)
+    };
+    let still = w.running.load(Ordering::Relaxed) == running && w.switches.load(Ordering::Relaxed) == switches;
+    let Some(pcs) = pcs.filter(|_| still) else {
+        return String::new();
+    };
+    let mut out = String::from("; it is executing (frame 0 sampled, callers from frame pointers where kept):");
+    for (i, f) in sampler::symbolise(&pcs).iter().enumerate() {
+        out.push_str(&format!("\n    {i}: {f}"));
+    }
+    out
 }

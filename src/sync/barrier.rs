@@ -4,6 +4,7 @@ use std::fmt;
 
 use parking_lot::Mutex;
 
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::WaitList;
 use crate::runtime::wait::{self, Queue, Until};
 
@@ -85,7 +86,7 @@ impl Barrier {
         drop(wait::wait_while(
             &self.state,
             s,
-            Queue::new(waiters),
+            Queue::new(waiters).named(Why::Barrier),
             Until::Forever,
             |s| s.generation == gen,
         ));

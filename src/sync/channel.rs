@@ -58,6 +58,7 @@ struct Offer<T> {
     msg: T,
     sender: Waiter,
 }
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 pub(crate) struct State<T> {
@@ -151,17 +152,21 @@ impl<T> State<T> {
     /// The list blocked receivers wait on. On a zero-capacity channel it
     /// counts them: a send completes only while one waits.
     pub(crate) fn recv_queue(&self) -> Queue<Self> {
-        let q = Queue::new(recv_list);
         match self.cap {
-            Some(0) => q.counting(State::receiver_parks, State::receiver_leaves),
-            _ => q,
+            Some(0) => Self::RECV_ZERO,
+            _ => Self::RECV,
         }
     }
 
     /// The list blocked senders wait on.
     pub(crate) fn send_queue() -> Queue<Self> {
-        Queue::new(send_list)
+        Self::SEND
     }
+
+    // The queues as constants: nothing is built per call.
+    const RECV: Queue<Self> = Queue::new(recv_list).named(Why::ChannelRecv);
+    const RECV_ZERO: Queue<Self> = Self::RECV.counting(State::receiver_parks, State::receiver_leaves);
+    const SEND: Queue<Self> = Queue::new(send_list).named(Why::ChannelSend);
 
     fn receiver_parks(&mut self) {
         self.waiting_receivers += 1;

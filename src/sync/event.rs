@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::WaitList;
 use crate::runtime::wait::{self, Queue, Until};
 
@@ -83,7 +84,7 @@ impl<T> AsyncResult<T> {
     fn wait_until(&self, until: Until) -> bool {
         let s = self.inner.lock();
         let seen = s.sets;
-        wait::wait_while(&self.inner, s, Queue::new(waiters), until, |s| {
+        wait::wait_while(&self.inner, s, Queue::new(waiters).named(Why::Event), until, |s| {
             s.value.is_none() && s.sets == seen
         })
         .1

@@ -51,6 +51,7 @@ use parking_lot::Mutex as RawMutex;
 
 use crate::runtime::interrupt;
 use crate::runtime::park::{current_task, Wake};
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::{self, Queue, Registration, Until, WaitList};
 
 use super::raw_lock::RawLock;
@@ -369,8 +370,8 @@ fn readers(w: &mut Waiters) -> &mut WaitList {
     &mut w.readers
 }
 
-const WRITERS: Queue<Waiters> = Queue::new(writers);
-const READERS: Queue<Waiters> = Queue::new(readers);
+const WRITERS: Queue<Waiters> = Queue::new(writers).named(Why::WriteLock);
+const READERS: Queue<Waiters> = Queue::new(readers).named(Why::ReadLock);
 
 impl RwShared {
     /// Under the list lock, before a waiter's try: announces it (the
@@ -981,7 +982,7 @@ impl Condvar {
     ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
         // Enqueue first, then unlock: a notify after the unlock finds us
         // queued.
-        let mut reg = Registration::enqueue(&self.waiters, self.waiters.lock(), wait::LONE);
+        let mut reg = Registration::enqueue(&self.waiters, self.waiters.lock(), wait::CONDVAR);
         // `unlocked` releases the lock word and re-takes it on every way
         // out, unwinding included, uninterruptibly: a cancellation is
         // acted on once the lock is re-taken (below), an elapsed

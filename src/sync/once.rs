@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 /// Where an initialisation is.
@@ -95,9 +96,13 @@ impl Gate {
     /// of it poisons the gate).
     fn begin(&self, on_poison: OnPoison, poison: bool) -> Option<Run<'_>> {
         let guard = self.state.lock();
-        let (mut s, _) = wait::wait_while(&self.state, guard, Queue::new(waiters), Until::Forever, |s| {
-            s.phase == Phase::Running
-        });
+        let (mut s, _) = wait::wait_while(
+            &self.state,
+            guard,
+            Queue::new(waiters).named(Why::Once),
+            Until::Forever,
+            |s| s.phase == Phase::Running,
+        );
         let was = s.phase;
         match was {
             Phase::Complete => None,
@@ -124,9 +129,13 @@ impl Gate {
             return;
         }
         let guard = self.state.lock();
-        let (s, _) = wait::wait_while(&self.state, guard, Queue::new(waiters), Until::Forever, |s| {
-            !(s.phase == Phase::Complete || (s.phase == Phase::Poisoned && on_poison == OnPoison::Panic))
-        });
+        let (s, _) = wait::wait_while(
+            &self.state,
+            guard,
+            Queue::new(waiters).named(Why::Once),
+            Until::Forever,
+            |s| !(s.phase == Phase::Complete || (s.phase == Phase::Poisoned && on_poison == OnPoison::Panic)),
+        );
         if s.phase == Phase::Poisoned {
             drop(s);
             panic!("Once instance has previously been poisoned");

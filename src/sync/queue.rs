@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::WaitList;
 use crate::runtime::wait::{self, Until};
 
@@ -136,7 +137,13 @@ impl<S: Store> Core<S> {
 
     fn put(&self, item: S::Item, until: Until) -> Result<(), Full<S::Item>> {
         let s = self.state.lock();
-        let (mut s, ready) = wait::wait_while(&self.state, s, wait::Queue::new(putters), until, State::full);
+        let (mut s, ready) = wait::wait_while(
+            &self.state,
+            s,
+            wait::Queue::new(putters).named(Why::QueuePut),
+            until,
+            State::full,
+        );
         if !ready {
             return Err(Full(item));
         }
@@ -163,7 +170,13 @@ impl<S: Store> Core<S> {
 
     fn get(&self, until: Until) -> Result<S::Item, Empty> {
         let s = self.state.lock();
-        let (mut s, _) = wait::wait_while(&self.state, s, wait::Queue::new(getters), until, State::empty);
+        let (mut s, _) = wait::wait_while(
+            &self.state,
+            s,
+            wait::Queue::new(getters).named(Why::QueueGet),
+            until,
+            State::empty,
+        );
         let item = s.items.pop().ok_or(Empty(()))?;
         let w = s.putters.pop();
         drop(s);
@@ -196,7 +209,14 @@ impl<S: Store> Core<S> {
 
     fn join(&self, until: Until) -> bool {
         let s = self.state.lock();
-        wait::wait_while(&self.state, s, wait::Queue::new(joiners), until, |s| s.unfinished > 0).1
+        wait::wait_while(
+            &self.state,
+            s,
+            wait::Queue::new(joiners).named(Why::QueueJoin),
+            until,
+            |s| s.unfinished > 0,
+        )
+        .1
     }
 }
 

@@ -54,7 +54,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::runtime::park::current_task;
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::{self, Until, WaitList};
+
+/// The lock's one wait list, named for dumps.
+const LOCK: wait::Queue<WaitList> = wait::LONE.named(Why::Lock);
 
 /// The lock is held.
 const LOCKED: u8 = 1;
@@ -130,7 +134,7 @@ impl RawLock {
             }
         }
         let list = self.waiters.lock();
-        let (_list, got) = wait::wait_while(&self.waiters, list, wait::LONE, until, |list| {
+        let (_list, got) = wait::wait_while(&self.waiters, list, LOCK, until, |list| {
             !self.acquire_or_mark_parked(list)
         });
         got

@@ -30,6 +30,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::runtime::park::Waiter;
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::{self, Queue, Until, WaitList};
 
 #[derive(Debug)]
@@ -80,8 +81,8 @@ fn idle(s: &mut State) -> &mut WaitList {
     &mut s.idle
 }
 
-const WAITERS: Queue<State> = Queue::new(waiters).handing_over(State::give_back);
-const IDLE: Queue<State> = Queue::new(idle);
+const WAITERS: Queue<State> = Queue::new(waiters).handing_over(State::give_back).named(Why::Semaphore);
+const IDLE: Queue<State> = Queue::new(idle).named(Why::Semaphore);
 
 /// A counting semaphore. `acquire` waits (parking a green thread) while no
 /// permit is available; the returned [`SemaphorePermit`] gives it back when

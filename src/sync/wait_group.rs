@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::runtime::task::why::Why;
 use crate::runtime::wait::WaitList;
 use crate::runtime::wait::{self, Queue, Until};
 
@@ -86,7 +87,10 @@ impl WaitGroup {
 
     fn wait_until(&self, until: Until) -> bool {
         let s = self.inner.lock();
-        wait::wait_while(&self.inner, s, Queue::new(waiters), until, |s| s.count > 0).1
+        wait::wait_while(&self.inner, s, Queue::new(waiters).named(Why::WaitGroup), until, |s| {
+            s.count > 0
+        })
+        .1
     }
 }
 

@@ -185,7 +185,7 @@ impl crate::RuntimeBuilder {
 /// Runs `f` with the resolver of the calling green thread's runtime, if it
 /// was built with one ([`crate::RuntimeBuilder::resolver`]), else with the
 /// global one.
-fn with_current<R>(f: impl FnOnce(&Resolver) -> R) -> R {
+pub(crate) fn with_current<R>(f: impl FnOnce(&Resolver) -> R) -> R {
     match crate::runtime::context::worker().and_then(|w| w.shared.config.extensions.get::<Resolver>().cloned()) {
         Some(resolver) => f(&resolver),
         None => f(Resolver::global()),

@@ -31,6 +31,7 @@ use super::files::{normalize, Hosts, ResolvConf, Watched};
 use super::limit::Limit;
 use super::query::{self, Answer, Failure, Outcome};
 use super::LookupHost;
+use crate::runtime::task::why::Label;
 
 /// Default number of cached (name, type) answers.
 pub const DEFAULT_CACHE_SIZE: usize = 4096;
@@ -471,6 +472,8 @@ impl Green {
         validate(host, &name).map_err(fail)?;
         if let Some(hosts) = &self.hosts {
             if let Some(addrs) = hosts.get().lookup(&name) {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(target: "verdant::dns", host, "answered from the hosts file");
                 return Ok(ipv4_first(addrs.to_vec()));
             }
         }
@@ -529,6 +532,8 @@ impl Green {
         results: &mut [Option<(Answer, SocketAddr, bool)>; 2],
         failures: &mut [Option<(Failure, SocketAddr)>; 2],
     ) {
+        // A dump shows the name beside the socket wait of each query.
+        let _label = Label::new(|| format!("DNS {fqdn}"));
         let servers = &settings.nameservers;
         let start = if settings.rotate {
             self.next_server.fetch_add(1, Ordering::Relaxed) % servers.len()
@@ -543,6 +548,8 @@ impl Green {
                     return;
                 }
                 let qtypes: Vec<RecordType> = pending.iter().map(|&k| types[k]).collect();
+                #[cfg(feature = "tracing")]
+                tracing::debug!(target: "verdant::dns", name = fqdn, %server, types = ?qtypes, "querying");
                 let outcomes = {
                     let _permit = self.in_flight.acquire();
                     query::exchange(server, name, &qtypes, settings.timeout)

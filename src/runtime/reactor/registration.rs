@@ -40,6 +40,7 @@ use crate::error::Elapsed;
 use crate::runtime::interrupt;
 use crate::runtime::park::{self, Waiter, Wake};
 use crate::runtime::scheduler::Shared;
+use crate::runtime::task::why::Why;
 use crate::runtime::task::TaskRef;
 use crate::runtime::wait::Until;
 use crate::runtime::{context, sys};
@@ -188,6 +189,12 @@ impl Registration {
             )));
         }
         let io = &r.io;
+        let why = if dir.contains(Ready::READ) {
+            Why::Read
+        } else {
+            Why::Write
+        };
+        task.set_why(why, u64::try_from(self.fd).unwrap_or(0));
         // An expired `verdant::timeout` fails the I/O with `TimedOut` like
         // the call's own deadline.
         let Some(wake) = io.wait_for_event(dir, seen, Waiter::Green(task), Until::Deadline(deadline)) else {
@@ -200,6 +207,13 @@ impl Registration {
             // layer reports as std does, `WouldBlock`): it carries `Elapsed`.
             Wake::Elapsed => Err(Elapsed::new().into()),
         }
+    }
+
+    /// Whether the registration belongs to a runtime that has shut down:
+    /// no green thread can wait on it any more (see `wait_green`); a
+    /// long-lived owner (the standard streams) replaces it.
+    pub(crate) fn is_stale(&self) -> bool {
+        self.io.get().is_some_and(|r| r.shared.is_shutdown())
     }
 
     /// The registration, made now with the calling green thread's worker

@@ -23,8 +23,11 @@
 //! `idle` (sleeping and waking workers), `slab` (the coroutines a worker
 //! owns, resumed by slot).
 
+pub(crate) mod counters;
 mod idle;
 mod queue;
+#[allow(unsafe_code)]
+pub(crate) mod running_at;
 mod slab;
 pub(crate) mod worker;
 
@@ -56,6 +59,19 @@ pub(crate) struct WorkerShared {
     pub(crate) switches: AtomicU64,
     /// Id of the green thread running now, 0 when none.
     pub(crate) running: AtomicU64,
+    /// The started green threads of this worker that have parked at least
+    /// once, by slab slot, for dumps (see `Local::list`).
+    pub(crate) listed: Mutex<Vec<Option<TaskRef>>>,
+    /// Metrics (see `counters`).
+    pub(crate) counters: counters::Counters,
+    /// Spawn location of the green thread running now (for the watchdog).
+    pub(crate) running_at: running_at::RunningAt,
+    /// The worker's OS thread for the watchdog's sampler
+    /// (`runtime::sampler`), 0 before it starts and once it has exited:
+    /// the worker clears it under this lock before it exits, and the
+    /// watchdog holds the lock while it signals the thread, so it never
+    /// signals a thread that is gone.
+    pub(crate) os_thread: Mutex<usize>,
 }
 
 /// State shared by all workers of one runtime.
@@ -74,6 +90,10 @@ pub(crate) struct Shared {
     /// Named green threads not yet complete, by id, so the watchdog can
     /// name a culprit (unnamed threads cost nothing here).
     named: Mutex<HashMap<u64, TaskRef>>,
+    /// Green threads spawned from outside the workers (the injector).
+    pub(crate) spawned_outside: AtomicU64,
+    /// Times the watchdog reported a held worker.
+    pub(crate) watchdog_firings: AtomicU64,
 }
 
 impl Shared {
@@ -88,6 +108,8 @@ impl Shared {
             live: AtomicUsize::new(0),
             blocking: BlockingPool::new(&config),
             named: Mutex::new(HashMap::new()),
+            spawned_outside: AtomicU64::new(0),
+            watchdog_firings: AtomicU64::new(0),
             config,
         }
     }
@@ -100,8 +122,14 @@ impl Shared {
             self.named.lock().insert(new.task().id, new.task().clone());
         }
         match context::worker() {
-            Some(local) if Arc::ptr_eq(&local.shared, self) => local.push_new(new),
-            _ => self.injector.push(new),
+            Some(local) if Arc::ptr_eq(&local.shared, self) => {
+                counters::bump(&self.workers[local.index].counters.spawned, 1);
+                local.push_new(new);
+            }
+            _ => {
+                self.spawned_outside.fetch_add(1, Ordering::Relaxed);
+                self.injector.push(new);
+            }
         }
         self.idle.notify_one();
     }
@@ -117,6 +145,7 @@ impl Shared {
         let home = task.home.load(Ordering::Relaxed);
         if let Some(local) = context::worker() {
             if local.index == home && std::ptr::eq(&*local.shared, shared) {
+                counters::bump(&shared.workers[home].counters.wakeups_local, 1);
                 local.push_woken(task);
                 return;
             }
@@ -125,6 +154,10 @@ impl Shared {
         // The task moves into the inbox, so hold the scheduler by a
         // reference of its own (only this cross-thread path pays for it).
         if let Some(shared) = task.shared.clone() {
+            shared.workers[home]
+                .counters
+                .wakeups_remote
+                .fetch_add(1, Ordering::Relaxed);
             shared.workers[home].inbox.push(task);
             shared.idle.notify_worker(home);
         }
@@ -211,6 +244,10 @@ impl WorkerShared {
             io: Mutex::new(IoSlab::default()),
             switches: AtomicU64::new(0),
             running: AtomicU64::new(0),
+            listed: Mutex::new(Vec::new()),
+            counters: counters::Counters::default(),
+            running_at: running_at::RunningAt::default(),
+            os_thread: Mutex::new(0),
         };
         Ok((shared, waker))
     }

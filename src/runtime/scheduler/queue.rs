@@ -114,10 +114,11 @@ impl RunQueue {
     }
 
     /// An unstarted green thread for worker `index`: its own deque, the
-    /// injector, then the other workers' deques.
-    pub(crate) fn find_new(&self, shared: &Shared, index: usize) -> Option<NewTask> {
+    /// injector, then the other workers' deques. The flag says whether it
+    /// came from elsewhere than its own deque (a steal, for metrics).
+    pub(crate) fn find_new(&self, shared: &Shared, index: usize) -> (Option<NewTask>, bool) {
         if let Some(new) = self.deque.pop() {
-            return Some(new);
+            return (Some(new), false);
         }
         let n = shared.workers.len();
         let steal = || {
@@ -127,8 +128,8 @@ impl RunQueue {
         };
         loop {
             match steal() {
-                Steal::Success(new) => return Some(new),
-                Steal::Empty => return None,
+                Steal::Success(new) => return (Some(new), true),
+                Steal::Empty => return (None, false),
                 Steal::Retry => std::thread::yield_now(),
             }
         }

@@ -41,14 +41,14 @@ use crossbeam_deque::Worker as Deque;
 
 use super::queue::RunQueue;
 use super::slab::{Entry, Slab};
-use super::Shared;
+use super::{counters, Shared};
 use crate::runtime::coroutine::{Green, Resumed, Suspend};
 use crate::runtime::locals::LocalMap;
 use crate::runtime::park::Waiter;
 use crate::runtime::reactor::{IoSlab, WAKE_TOKEN};
 use crate::runtime::stack_pool::StackPool;
 
-use crate::runtime::task::{Done, Header, NewTask, TaskRef};
+use crate::runtime::task::{why, Done, Header, NewTask, TaskRef};
 use crate::runtime::timer::Timers;
 use crate::runtime::{context, overflow};
 
@@ -94,6 +94,11 @@ pub(crate) struct Local {
     /// Rounds the next spin before sleeping may take.
     spin_rounds: Cell<u32>,
     cancelled_all: Cell<bool>,
+    /// A coarse clock in `task::why` ms, read by every park (which stamps
+    /// its thread with it) and set wherever the worker reads the time
+    /// anyway: each maintenance turn and each wakeup from sleep. A park's
+    /// stamp is thus early by at most the time since the last of those.
+    clock: Cell<u64>,
 }
 
 impl Local {
@@ -116,6 +121,7 @@ impl Local {
             fairness_in: Cell::new(FAIRNESS_TICKS),
             spin_rounds: Cell::new(SPIN_ROUNDS),
             cancelled_all: Cell::new(false),
+            clock: Cell::new(why::clock_ms(Instant::now())),
         }
     }
 
@@ -147,6 +153,33 @@ impl Local {
         for task in deferred {
             crate::runtime::park::unpark_task(&task);
         }
+    }
+
+    /// The worker's coarse clock (see the field).
+    #[inline]
+    pub(crate) fn clock_ms(&self) -> u64 {
+        self.clock.get()
+    }
+
+    fn tick_clock(&self, now: Instant) {
+        self.clock.set(why::clock_ms(now));
+    }
+
+    /// Lists `task` for dumps, once it has parked for the first time (so a
+    /// thread that never parks costs nothing here); called by the worker
+    /// after the switch out. Its slot indexes the list;
+    /// [`Local::switch_to`] unlists it when it finishes.
+    #[cold]
+    #[inline(never)]
+    fn list(&self, task: &TaskRef) {
+        let slot = task.slot.load(Ordering::Relaxed) as usize;
+        let mut listed = self.shared.workers[self.index].listed.lock();
+        if listed.len() <= slot {
+            listed.resize(slot + 1, None);
+        }
+        listed[slot] = Some(task.clone());
+        drop(listed);
+        task.listed.store(true, Ordering::Relaxed);
     }
 
     /// Runs `f` on the green-thread-local map of the running green thread.
@@ -234,7 +267,25 @@ impl Local {
     }
 
     fn find_new(&self) -> Option<NewTask> {
-        self.queue.find_new(&self.shared, self.index)
+        let (new, stolen) = self.queue.find_new(&self.shared, self.index);
+        if stolen {
+            counters::bump(&self.counters().steals, 1);
+        }
+        new
+    }
+
+    fn counters(&self) -> &counters::Counters {
+        &self.shared.workers[self.index].counters
+    }
+
+    /// Mirrors the stack pool's and the slab's sizes into the counters.
+    fn count_stacks(&self) {
+        let (cached, decommitted) = self.stacks.borrow().free_counts();
+        let c = self.counters();
+        c.stacks_in_use
+            .store(self.slab.borrow().len() as u64, Ordering::Relaxed);
+        c.stacks_cached.store(cached as u64, Ordering::Relaxed);
+        c.stacks_decommitted.store(decommitted as u64, Ordering::Relaxed);
     }
 
     /// Drains the inbox, fires due timers and polls the reactor without
@@ -247,6 +298,8 @@ impl Local {
         if self.shared.is_shutdown() {
             self.cancel_all();
         }
+        self.tick_clock(Instant::now());
+        self.count_stacks();
         let mut n = self.queue.drain_inbox(&self.shared.workers[self.index].inbox);
         if !self.timers.borrow().is_empty() {
             n += self.fire_timers();
@@ -261,6 +314,7 @@ impl Local {
         let mut woken = Vec::new();
         self.timers.borrow_mut().fire(Instant::now(), |task| woken.push(task));
         let n = woken.len();
+        counters::bump(&self.counters().timers_fired, n as u64);
         for task in woken {
             crate::runtime::park::unpark_task(&task);
         }
@@ -277,6 +331,7 @@ impl Local {
             return 0;
         }
         let mut ready = Vec::new();
+        counters::bump(&self.counters().polls, 1);
         {
             let io: parking_lot::MutexGuard<'_, IoSlab> = self.shared.workers[self.index].io.lock();
             for event in events.iter() {
@@ -288,6 +343,7 @@ impl Local {
                 }
             }
         }
+        counters::bump(&self.counters().events, ready.len() as u64);
         let mut n = 0;
         for (sched, r) in ready {
             n += sched.wake(r);
@@ -320,6 +376,8 @@ impl Local {
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.poll_reactor(timeout);
+        self.tick_clock(Instant::now());
+        self.count_stacks();
         if !self.shared.idle.sleep_end(self.index) {
             // Woken for work from another thread: spinning might have
             // caught it without the wakeup.
@@ -382,6 +440,7 @@ impl Local {
             }
         };
         task.home.store(self.index, Ordering::Relaxed);
+        counters::bump(&self.counters().started, 1);
         // A thread cancelled before this runs, but only to drop its
         // function (see `task::core`, step 1).
         task.state.start();
@@ -400,6 +459,7 @@ impl Local {
     fn switch_to(&self, task: TaskRef, slot: u32, entry: &Entry) {
         let me = &self.shared.workers[self.index];
         me.running.store(task.id, Ordering::Relaxed);
+        me.running_at.set(Some(task.location));
         // Single writer: a plain store, no locked read-modify-write.
         let switches = me.switches.load(Ordering::Relaxed);
         me.switches.store(switches.wrapping_add(1), Ordering::Relaxed);
@@ -412,6 +472,16 @@ impl Local {
             .expect("verdant: resumed a green thread that is not suspended");
         let (lo, hi) = green.guard;
         overflow::enter(lo, hi, task.id, task.name.as_deref(), green.stack_size);
+        // Entered on the worker's own stack, around the resume: a span
+        // guard never lives on a green stack across a switch.
+        #[cfg(feature = "tracing")]
+        let _span = task
+            .span
+            .get_or_init(
+                || tracing::info_span!(target: "verdant", "green_thread", id = task.id, name = task.name.as_deref()),
+            )
+            .clone()
+            .entered();
         self.current.set(Some(task));
         self.current_slot.set(Some(slot));
         let resumed = green.resume(cancelled);
@@ -425,6 +495,15 @@ impl Local {
                 drop(cell);
                 if why == Suspend::Yield || !task.finish_park() {
                     self.queue.push_back(task);
+                } else {
+                    counters::bump(&me.counters.parks, 1);
+                    if !task.listed.load(Ordering::Relaxed) {
+                        // Here, on the worker's stack: on the green stack
+                        // the lock and the list's growth would deepen every
+                        // thread's stack at its first park (a page more per
+                        // sleeping thread).
+                        self.list(&task);
+                    }
                 }
             }
             Resumed::Finished(done) => {
@@ -432,6 +511,14 @@ impl Local {
                 drop(cell);
                 self.stacks.borrow_mut().put(stack);
                 self.slab.borrow_mut().remove(slot);
+                if why::backtraces_on() {
+                    why::forget_backtrace(task.id);
+                }
+                if task.listed.load(Ordering::Relaxed) {
+                    if let Some(entry) = self.shared.workers[self.index].listed.lock().get_mut(slot as usize) {
+                        *entry = None;
+                    }
+                }
                 self.finish(done);
             }
         }
@@ -440,6 +527,7 @@ impl Local {
     /// Bookkeeping first, then completion: whoever `join` wakes sees the
     /// runtime's counts already updated.
     fn finish(&self, done: Done) {
+        counters::bump(&self.counters().finished, 1);
         self.shared.task_done(done.task());
         done.complete();
     }
@@ -462,6 +550,7 @@ fn countdown(left: &Cell<u32>, every: u32) -> bool {
 /// Body of a worker OS thread.
 pub(crate) fn main(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, poll: mio::Poll) {
     overflow::ensure_altstack();
+    *shared.workers[index].os_thread.lock() = crate::runtime::sampler::this_thread();
     let local = Rc::new(Local::new(index, shared, deque, poll));
     context::set_worker(Some(local.clone()));
     // Green threads catch their own panics; anything unwinding this far is
@@ -470,5 +559,6 @@ pub(crate) fn main(index: usize, shared: Arc<Shared>, deque: Deque<NewTask>, pol
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| local.run())).is_err() {
         crate::runtime::abort(&format!("worker {index} of the runtime panicked (a bug in verdant)"));
     }
+    *local.shared.workers[index].os_thread.lock() = 0;
     context::set_worker(None);
 }

@@ -63,6 +63,7 @@ use std::cell::UnsafeCell;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
+use std::panic::Location;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -114,6 +115,19 @@ pub(crate) struct Header {
     /// Told once the thread is complete (a `verdant::Group`'s completion
     /// queue); set at most once, before the thread is submitted.
     completion: OnceLock<Arc<dyn Completion>>,
+    /// Where it was spawned (`#[track_caller]` on every spawn path).
+    pub(crate) location: &'static Location<'static>,
+    /// Why it waits, packed (see `why`); written at wait sites, read by
+    /// dumps.
+    pub(super) why: AtomicU64,
+    /// When it last parked, in clock ms (see `why`).
+    pub(super) since: AtomicU64,
+    /// Whether its worker lists it for dumps (set at its first park, by
+    /// its home worker only; see `scheduler::worker`).
+    pub(crate) listed: AtomicBool,
+    /// Its `tracing` span, made when it first runs (feature `tracing`).
+    #[cfg(feature = "tracing")]
+    pub(crate) span: OnceLock<tracing::Span>,
 }
 
 /// Who is told when a green thread completes, besides its joiners: a
@@ -167,6 +181,8 @@ pub(crate) struct Spec {
     pub(crate) shared: Option<Arc<Shared>>,
     /// For a scoped thread, the scope's unjoined-panic flag.
     pub(crate) unjoined_panic: Option<Arc<AtomicBool>>,
+    /// Where it is spawned.
+    pub(crate) location: &'static Location<'static>,
 }
 
 /// Allocates a green thread that will run `f`: returns the unique
@@ -200,6 +216,12 @@ where
             timeout_deadline: AtomicU64::new(0),
             joiners: Mutex::new(WaitList::new()),
             completion: OnceLock::new(),
+            location: spec.location,
+            why: AtomicU64::new(0),
+            since: AtomicU64::new(0),
+            listed: AtomicBool::new(false),
+            #[cfg(feature = "tracing")]
+            span: OnceLock::new(),
         },
         stage: UnsafeCell::new(ManuallyDrop::new(Stage::<F, T>::Unrun(f))),
         unjoined_panic: spec.unjoined_panic,
@@ -423,6 +445,22 @@ pub(crate) unsafe fn detach(task: &TaskRef) {
 // `new_unchecked::<F, T>` and still be counted, and the caller must hold the
 // permission the stage protocol of the module docs asks of that operation.
 
+/// The `tracing` event for a green thread's panic. Out of line and cold:
+/// `vt_run` is the bottom frame of every green stack, and in a debug build
+/// the event's locals would each take a slot in its frame, enough to make
+/// every green thread touch one more stack page (4 KiB of RSS each).
+#[cfg(feature = "tracing")]
+#[cold]
+#[inline(never)]
+fn trace_panic(thread: u64, payload: &(dyn std::any::Any + Send)) {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a non-string payload)");
+    tracing::error!(target: "verdant::panic", thread, message = msg, "green thread panicked");
+}
+
 /// # Safety
 ///
 /// See above: the caller consumed the thread's `NewTask`.
@@ -456,7 +494,11 @@ unsafe fn vt_run<F: FnOnce() -> T, T>(ptr: NonNull<Header>) {
             Ok(v) => Ok(v),
             // Its own cancellation unwound it: not a panic.
             Err(payload) if payload.is::<interrupt::Cancelled>() => Err(JoinError::cancelled()),
-            Err(payload) => Err(JoinError::from_panic(payload)),
+            Err(payload) => {
+                #[cfg(feature = "tracing")]
+                trace_panic(header.id, &*payload);
+                Err(JoinError::from_panic(payload))
+            }
         };
         // Step 5. SAFETY: we still hold the permission of step 1.
         unsafe { store(cell, outcome) };
@@ -600,6 +642,11 @@ impl Header {
         self.state.is_complete()
     }
 
+    /// The address of who is told of its completion (its `Group`), if any.
+    pub(crate) fn completion_addr(&self) -> Option<usize> {
+        self.completion.get().map(|c| Arc::as_ptr(c).cast::<()>().addr())
+    }
+
     /// Whether the thread's function has returned (see `interrupt`).
     pub(crate) fn is_finishing(&self) -> bool {
         self.state.is_finishing()
@@ -684,6 +731,7 @@ mod tests {
             stack_size: 0,
             shared: None,
             unjoined_panic: None,
+            location: Location::caller(),
         }
     }
 

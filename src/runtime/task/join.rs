@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 use std::time::Instant;
 
 use super::core::{self, Header, NewTask, Spec, TaskRef};
+use super::why::{self, Why};
 use crate::error::JoinError;
 use crate::runtime::wait::{self, Until};
 use crate::runtime::{interrupt, park};
@@ -131,6 +132,7 @@ pub(crate) fn wait_complete(task: &Header, deadline: Option<Instant>, how: Wait)
         // Checking COMPLETE under this lock loses no wakeup (see
         // `State::set_complete`).
         let (joiners, guard) = task.lock_joiners();
+        why::note(Why::Join, task.id);
         wait::wait_while(joiners, guard, wait::LONE, until, |_| !task.is_complete()).1
     };
     if done && matches!(until, Until::WithinDeferringCancel(_)) {
@@ -160,6 +162,7 @@ pub(crate) fn wait_complete_once(task: &Header, deadline: Option<Instant>) -> bo
         return true;
     }
     let reg = wait::Registration::enqueue(joiners, guard, wait::LONE);
+    why::note(Why::Join, task.id);
     park::park_uninterruptible(deadline);
     // Joiners are woken by a broadcast: leaving holds nothing to pass on.
     drop(reg);

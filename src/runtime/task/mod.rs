@@ -23,6 +23,8 @@ mod core;
 #[allow(unsafe_code)]
 mod join;
 mod state;
+pub(crate) mod why;
 
 pub(crate) use self::core::{next_id, Completion, Done, Header, NewTask, Spec, TaskRef};
 pub(crate) use self::join::{parts, parts_unchecked, wait_complete, wait_complete_once, JoinInner, Wait};
+pub(crate) use self::state::Phase;

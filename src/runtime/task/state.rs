@@ -67,6 +67,19 @@ pub(super) const JOINERS: u32 = 1 << 9;
 /// elapsed timeout), which poisons the locks whose guards it drops.
 const PANICKING: u32 = 1 << 10;
 
+/// A thread's phase as a dump reports it (see [`State::phase`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Not started yet.
+    Unstarted,
+    /// Running, or queued to run.
+    Active,
+    /// Parked.
+    Parked,
+    /// Its function returned (destructors may still run).
+    Finishing,
+}
+
 /// The state word.
 pub(crate) struct State(AtomicU32);
 
@@ -161,6 +174,22 @@ impl State {
 
     pub(crate) fn is_complete(&self) -> bool {
         self.has(COMPLETE, Ordering::Acquire)
+    }
+
+    /// What a dump says of the thread: parked (PARK = PARKED), woken and
+    /// queued (NOTIFIED), finishing (FINISHING or COMPLETE), else running
+    /// or runnable. Relaxed: a snapshot for reading, not for acting on.
+    pub(crate) fn phase(&self) -> Phase {
+        let s = self.0.load(Ordering::Relaxed);
+        if s & (FINISHING | COMPLETE) != 0 {
+            Phase::Finishing
+        } else if s & PARK_MASK == PARKED {
+            Phase::Parked
+        } else if s & STARTED == 0 {
+            Phase::Unstarted
+        } else {
+            Phase::Active
+        }
     }
 
     /// Sets COMPLETE (after the outcome, if any, was stored); returns

@@ -67,6 +67,7 @@ use std::time::Instant;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::runtime::park::{self, Waiter, Wake};
+use crate::runtime::task::why::Why;
 mod list;
 
 pub(crate) use list::{Left, WaitList};
@@ -77,6 +78,9 @@ pub(crate) type ListOf<S> = fn(&mut S) -> &mut WaitList;
 /// A list that is the whole state of its mutex (`Mutex<WaitList>`: a
 /// condvar, a green thread's joiners).
 pub(crate) const LONE: Queue<WaitList> = Queue::new(lone);
+
+/// [`LONE`], for a condvar's waiters.
+pub(crate) const CONDVAR: Queue<WaitList> = LONE.named(Why::Condvar);
 
 fn lone(l: &mut WaitList) -> &mut WaitList {
     l
@@ -93,6 +97,9 @@ pub(crate) struct Queue<S> {
     on_park: Option<fn(&mut S)>,
     /// Runs under the lock each time a waiter leaves (also when unwinding).
     on_leave: Option<fn(&mut S)>,
+    /// What a dump says a green thread queued here waits for (the datum
+    /// is the address of the primitive's mutex).
+    why: Option<Why>,
 }
 
 impl<S> Clone for Queue<S> {
@@ -111,7 +118,13 @@ impl<S> Queue<S> {
             hand_on: None,
             on_park: None,
             on_leave: None,
+            why: None,
         }
+    }
+
+    /// Names the wait for dumps (see `task::why`).
+    pub(crate) const fn named(self, why: Why) -> Queue<S> {
+        Queue { why: Some(why), ..self }
     }
 
     /// With hooks that run under the lock when a waiter queues and when it
@@ -261,6 +274,9 @@ impl<'a, S> Registration<'a, S> {
         queue: Queue<S>,
         waiter: Waiter,
     ) -> Registration<'a, S> {
+        if let (Some(why), Waiter::Green(task)) = (queue.why, &waiter) {
+            task.set_why(why, std::ptr::from_ref(mutex).addr() as u64);
+        }
         let key = (queue.list)(&mut guard).push(waiter);
         if let Some(on_park) = queue.on_park {
             on_park(&mut guard);
