@@ -39,7 +39,16 @@ fn client_and_worker_round_trip() {
     };
     let addr = g.addr();
     support::run(move || {
-        let w = reverse_worker(&addr, 4);
+        let (started_tx, started_rx) = verdant::sync::unbounded();
+        let (go_tx, go_rx) = verdant::sync::unbounded::<()>();
+        let (done_tx, done_rx) = verdant::sync::unbounded();
+        let w = reverse_worker(&addr, 4).register("hold", move |job| {
+            job.send_status(1, 3)?;
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            done_tx.send(()).unwrap();
+            Ok(Vec::new())
+        });
         let stop = w.handle();
         let worker = verdant::spawn(move || w.run().unwrap());
         let c = Client::connect(&addr).unwrap();
@@ -62,14 +71,22 @@ fn client_and_worker_round_trip() {
         assert_eq!(updates, ["status 1/2", "data part"]);
         let err = c.submit_job("fail", b"").unwrap_err();
         assert!(err.to_string().contains("WORK_FAIL"), "{err}");
-        // Background: the job runs; then the server forgets it.
-        let h = c.submit_job_bg("reverse", b"bg", Priority::Low).unwrap();
+        // Background: get_status sees it running with its progress while
+        // the handler holds it; then it completes and the server forgets it.
+        let h = c.submit_job_bg("hold", b"bg", Priority::Low).unwrap();
         assert!(h.starts_with(b"H:"), "{:?}", String::from_utf8_lossy(&h));
-        let _ = c.get_status(&h).unwrap();
+        started_rx.recv().unwrap();
+        let st = c.get_status(&h).unwrap();
+        assert!(st.known && st.running, "{st:?}");
+        assert_eq!((st.numerator, st.denominator), (1, 3));
+        go_tx.send(()).unwrap();
+        done_rx.recv().unwrap();
         assert!(!c.get_status(b"H:nosuch:1").unwrap().known);
         stop.stop();
         let (done, failed) = worker.join().unwrap();
-        assert!(done >= 6, "{done}");
+        // reverse ×4, chatty, hold (its handler returned before the stop
+        // took effect: run joins every connection's thread).
+        assert_eq!(done, 6);
         assert_eq!(failed, 1);
     });
 }

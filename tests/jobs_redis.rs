@@ -88,6 +88,9 @@ fn round_trip_json_bytes_and_background() {
         q.wait(&id, WAIT).unwrap();
         assert_eq!(q.status(&id).unwrap().unwrap().progress, Some(json!({"half": true})));
         assert!(q.status("no-such-job").unwrap().is_none());
+        let err = q.wait("no-such-job", Duration::from_secs(1)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(q.status("no-such-job").unwrap().is_none(), "wait left no record behind");
         let stats = stop(w);
         assert_eq!(stats.done, 4);
         assert_eq!(q.stats().unwrap().done, 4);
@@ -526,4 +529,61 @@ fn redis_restart_with_aof_loses_no_job() {
     assert_eq!(runs.len(), n, "every job ran");
     assert!(runs.values().all(|&r| r >= 1));
     assert_eq!(q.stats().unwrap().in_flight, 0);
+}
+
+#[test]
+fn heartbeats_keep_a_long_job_from_being_reclaimed() {
+    let Some(redis) = Redis::start("heartbeats_keep_a_long_job") else {
+        return;
+    };
+    let url = redis.url();
+    support::run(move || {
+        let runs = Arc::new(AtomicU32::new(0));
+        let make = |runs: Arc<AtomicU32>| {
+            // Lease 300 ms; the job runs 5 leases long.
+            worker(&url, &["default"])
+                .lease(Duration::from_millis(300))
+                .register("long", move |_| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    verdant::sleep(Duration::from_millis(1500));
+                    Ok(json!("ok"))
+                })
+        };
+        let a = start(make(runs.clone()));
+        let b = start(make(runs.clone()));
+        let q = Queue::connect(&url, "default").unwrap();
+        assert_eq!(q.enqueue_and_wait(NewJob::new("long"), WAIT).unwrap(), json!("ok"));
+        let (sa, sb) = (stop(a), stop(b));
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "the lease was renewed, nobody took the job over"
+        );
+        assert_eq!(sa.reclaimed + sb.reclaimed, 0);
+    });
+}
+
+#[test]
+fn a_job_past_its_timeout_fails_and_is_retried() {
+    let Some(redis) = Redis::start("a_job_past_its_timeout") else {
+        return;
+    };
+    let url = redis.url();
+    support::run(move || {
+        let attempts = Arc::new(AtomicU32::new(0));
+        let a2 = attempts.clone();
+        let w = start(worker(&url, &["default"]).register("stuck", move |_| {
+            a2.fetch_add(1, Ordering::SeqCst);
+            // Parks far past the job's timeout: the timeout interrupts it.
+            verdant::sleep(Duration::from_secs(3600));
+            Ok(json!(null))
+        }));
+        let q = Queue::connect(&url, "default").unwrap();
+        let job = NewJob::new("stuck").timeout(Duration::from_millis(100)).max_retries(1);
+        let err = q.enqueue_and_wait(job, WAIT).unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
+        assert_eq!(attempts.load(Ordering::SeqCst), 2, "1 attempt + 1 retry");
+        let stats = stop(w);
+        assert_eq!((stats.retried, stats.dead), (1, 1));
+    });
 }

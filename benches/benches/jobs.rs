@@ -46,7 +46,7 @@ fn main() {
     println!("### Jobs on Redis: no-op jobs end to end\n");
     println!("`BENCH_RUNS={runs} BENCH_JOBS={n} cargo bench -p verdant-benches --bench jobs`  ");
     println!(
-        "{} CPUs; redis-server {} (no persistence), one worker process (concurrency 1000, 2 workers), producer in the bench process (64 green threads); median of {runs} runs (min in parentheses)\n",
+        "{} CPUs; redis-server {} (no persistence), one worker process (concurrency 1000, 2 workers), producer in the bench process (128 green threads); median of {runs} runs (min in parentheses)\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         redis_version()
     );
@@ -72,12 +72,19 @@ fn main() {
     );
     let t = support::Stats::of(trips);
     let c = support::Stats::of(cmds);
-    let busy = support::Stats::of(cpu);
+    let busy = support::Stats::of(cpu.iter().map(|c| c[0]).collect());
+    let worker_busy = support::Stats::of(cpu.iter().map(|c| c[1]).collect());
+    let producer_busy = support::Stats::of(cpu.iter().map(|c| c[2]).collect());
     println!("| Redis client round trips per job | {:.2} | |", t.median);
     println!("| Redis commands per job (incl. inside Lua) | {:.1} | |", c.median);
+    println!("| CPU while running, in cores: Redis | {:.2} | |", busy.median);
     println!(
-        "| Redis CPU while running (of one core) | {:.0} % | |",
-        busy.median * 100.0
+        "| CPU while running, in cores: the worker process | {:.2} | |",
+        worker_busy.median
+    );
+    println!(
+        "| CPU while running, in cores: the producer (bench process) | {:.2} | |",
+        producer_busy.median
     );
     match redis_benchmark_floor(redis.port) {
         Some(floor) => {
@@ -120,16 +127,17 @@ fn main() {
 }
 
 /// One run of the end-to-end case: (jobs/s, round trips per job, commands
-/// per job, Redis CPU share).
-fn end_to_end(url: &str, queue: &str, n: usize) -> (f64, f64, f64, f64) {
+/// per job, CPU shares of Redis, the worker process and the producer).
+fn end_to_end(url: &str, queue: &str, n: usize) -> (f64, f64, f64, [f64; 3]) {
     let mut con = Connection::open(url).unwrap();
     redis::cmd("CONFIG").arg("RESETSTAT").query::<()>(&mut con).unwrap();
     let cpu0 = redis_cpu(&mut con);
     let q = Queue::connect(url, queue).unwrap();
     let done0 = done(&mut con);
     let mut worker = spawn_worker(url, queue, 1000);
+    let producer_cpu0 = support::threads_cpu("/proc/self/task").as_secs_f64();
     let start = Instant::now();
-    let producers = 64;
+    let producers = 128;
     let q = Arc::new(q);
     let hs: Vec<_> = (0..producers)
         .map(|p| {
@@ -147,6 +155,8 @@ fn end_to_end(url: &str, queue: &str, n: usize) -> (f64, f64, f64, f64) {
     wait_done(&mut con, done0 + n as u64);
     let secs = start.elapsed().as_secs_f64();
     let cpu = redis_cpu(&mut con) - cpu0;
+    let worker_cpu = support::threads_cpu(&format!("/proc/{}/task", worker.id())).as_secs_f64();
+    let producer_cpu = support::threads_cpu("/proc/self/task").as_secs_f64() - producer_cpu0;
     stop_worker(&mut worker);
     let info: String = redis::cmd("INFO").arg("commandstats").query(&mut con).unwrap();
     let total: u64 = info
@@ -178,7 +188,7 @@ fn end_to_end(url: &str, queue: &str, n: usize) -> (f64, f64, f64, f64) {
         n as f64 / secs,
         processed as f64 / n as f64,
         total as f64 / n as f64,
-        cpu / secs,
+        [cpu / secs, worker_cpu / secs, producer_cpu / secs],
     )
 }
 

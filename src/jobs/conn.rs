@@ -25,6 +25,10 @@ pub(crate) struct Target {
     db: i64,
     username: Option<String>,
     password: Option<String>,
+    /// The TLS client configuration of `rediss://` (default: Mozilla's
+    /// roots, `verdant::tls::client_config`).
+    #[cfg(feature = "tls")]
+    tls_config: Option<Arc<crate::tls::ClientConfig>>,
 }
 
 impl fmt::Debug for Target {
@@ -70,6 +74,8 @@ impl Target {
             db: settings.db(),
             username: settings.username().map(str::to_string),
             password: settings.password().map(str::to_string),
+            #[cfg(feature = "tls")]
+            tls_config: None,
         })
     }
 }
@@ -211,7 +217,8 @@ impl Connection {
 
 #[cfg(feature = "tls")]
 fn tls_stream(target: &Target, tcp: TcpStream) -> io::Result<Stream> {
-    let tls = crate::tls::TlsStream::connect(crate::tls::client_config(), &target.host, tcp)?;
+    let config = target.tls_config.clone().unwrap_or_else(crate::tls::client_config);
+    let tls = crate::tls::TlsStream::connect(config, &target.host, tcp)?;
     Ok(Stream::Tls(Box::new(tls)))
 }
 
@@ -321,6 +328,34 @@ impl Pool {
     /// ```
     pub fn new(url: &str) -> io::Result<Pool> {
         Ok(Pool::with_target(Target::parse(url)?))
+    }
+
+    /// A pool for a `rediss://` URL whose server is checked against
+    /// `config` (e.g. `verdant::tls::client_config_with_roots` for a
+    /// private CA) instead of Mozilla's roots. Feature `tls`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a URL that is not `rediss://`.
+    ///
+    /// ```no_run
+    /// let roots = std::fs::read("ca.pem")?;
+    /// let config = verdant::tls::client_config_with_roots(&roots)?;
+    /// let pool = verdant::jobs::Pool::with_tls("rediss://redis.internal:6380/", config)?;
+    /// let queue = verdant::jobs::Queue::with_pool(pool, "default")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn with_tls(url: &str, config: Arc<crate::tls::ClientConfig>) -> io::Result<Pool> {
+        let mut target = Target::parse(url)?;
+        if !target.tls {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{url:?}: a TLS configuration needs a rediss:// URL"),
+            ));
+        }
+        target.tls_config = Some(config);
+        Ok(Pool::with_target(target))
     }
 
     pub(crate) fn with_target(target: Target) -> Pool {

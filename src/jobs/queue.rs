@@ -204,8 +204,25 @@ impl Queue {
     ///
     /// A bad URL, or the server cannot be reached.
     pub fn connect(url: &str, name: &str) -> io::Result<Queue> {
+        Queue::with_pool(Pool::new(url)?, name)
+    }
+
+    /// A handle on queue `name` over an existing [`Pool`] (one made with
+    /// `Pool::with_tls`, or shared with your own Redis commands). Checks
+    /// that the server answers.
+    ///
+    /// # Errors
+    ///
+    /// The server cannot be reached.
+    ///
+    /// ```no_run
+    /// let pool = verdant::jobs::Pool::new("redis://127.0.0.1:6379/")?;
+    /// let queue = verdant::jobs::Queue::with_pool(pool, "default")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_pool(pool: Pool, name: &str) -> io::Result<Queue> {
         let queue = Queue {
-            pool: Pool::new(url)?,
+            pool,
             name: name.to_string(),
             prefix: DEFAULT_PREFIX.to_string(),
             result_ttl: super::DEFAULT_RESULT_TTL,
@@ -277,15 +294,45 @@ impl Queue {
     /// (errors as for [`enqueue_and_wait`](Queue::enqueue_and_wait)).
     pub fn wait(&self, id: &str, timeout: Duration) -> io::Result<serde_json::Value> {
         let key = format!("{}done:{id}", self.prefix);
-        // BLPOP's timeout is in seconds (a float); 0 would mean forever.
-        let secs = timeout.as_secs_f64().max(0.001);
-        let got: Option<(String, String)> = self.pool.with(|c| redis::cmd("BLPOP").arg(&key).arg(secs).query(c))?;
-        if let Some((_, marker)) = &got {
-            // Put the marker back for other waiters on the same job.
-            let marker = marker.clone();
-            self.pool
-                .with(|c| redis::cmd("RPUSH").arg(&key).arg(&marker).query::<()>(c))?;
+        // Ask for a wake-up, then look: the scripts that end a job check
+        // for the `waiter` field atomically, so either the job ended before
+        // the field was set (and the status says so) or its end pushes to
+        // the list.
+        let job = format!("{}job:{id}", self.prefix);
+        let known: bool = self.pool.with(|c| {
+            redis::pipe()
+                .exists(&job)
+                .cmd("HSETNX")
+                .arg(&job)
+                .arg("waiter")
+                .arg(1)
+                .ignore()
+                .query::<(bool,)>(c)
+                .map(|(e,)| e)
+        })?;
+        if !known {
+            // HSETNX created the hash: take it away again.
+            self.pool.with(|c| redis::cmd("DEL").arg(&job).query::<()>(c))?;
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no job {id}")));
         }
+        let got = match self.status(id)? {
+            Some(s) if s.state.is_final() => None,
+            _ => {
+                // BLPOP's timeout is in seconds (a float); 0 would mean forever.
+                let secs = timeout.as_secs_f64().max(0.001);
+                let got: Option<(String, String)> =
+                    self.pool.with(|c| redis::cmd("BLPOP").arg(&key).arg(secs).query(c))?;
+                match got {
+                    // Put the marker back for other waiters on the same job.
+                    Some((_, marker)) => {
+                        self.pool
+                            .with(|c| redis::cmd("RPUSH").arg(&key).arg(&marker).query::<()>(c))?;
+                        Some(())
+                    }
+                    None => None,
+                }
+            }
+        };
         let status = self.status(id)?;
         match status {
             Some(Status {
@@ -308,11 +355,15 @@ impl Queue {
                 io::ErrorKind::Interrupted,
                 format!("job {id} was cancelled"),
             )),
-            _ if got.is_none() => Err(io::Error::new(
+            Some(_) if got.is_none() => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("job {id} did not finish within {timeout:?}"),
             )),
-            _ => Err(io::Error::other(format!("job {id} ended but its record expired"))),
+            Some(_) => Err(io::Error::other(format!(
+                "job {id} is still {:?} after its end was signalled",
+                status.map(|s| s.state)
+            ))),
+            None => Err(io::Error::other(format!("job {id} ended but its record expired"))),
         }
     }
 

@@ -12,7 +12,8 @@
 //! P dead           list of dead job ids (newest first)
 //! P unique:<key>   the id of the pending job holding a unique key
 //! P done:<id>      list that gets one element when the job ends (done,
-//!                  dead or cancelled): `enqueue_and_wait` blocks on it
+//!                  dead or cancelled) if the hash has a `waiter` field:
+//!                  `wait` sets the field, then blocks on the list
 //! P queues         set of queue names seen; P stat:done, P stat:dead
 //! ```
 //!
@@ -98,12 +99,14 @@ for i = 4, #ARGV, 4 do
   redis.call('XDEL', p..'q:'..queue, entry)
   redis.call('HSET', key, 'state', 'done', 'result', ARGV[i+3], 'finished_at', now)
   redis.call('EXPIRE', key, ttl)
-  local unique = redis.call('HGET', key, 'unique')
-  if unique and unique ~= '' and redis.call('GET', p..'unique:'..unique) == id then
-    redis.call('DEL', p..'unique:'..unique)
+  local h = redis.call('HMGET', key, 'unique', 'waiter')
+  if h[1] and h[1] ~= '' and redis.call('GET', p..'unique:'..h[1]) == id then
+    redis.call('DEL', p..'unique:'..h[1])
   end
-  redis.call('RPUSH', p..'done:'..id, 'done')
-  redis.call('EXPIRE', p..'done:'..id, ttl)
+  if h[2] then
+    redis.call('RPUSH', p..'done:'..id, 'done')
+    redis.call('EXPIRE', p..'done:'..id, ttl)
+  end
 end
 redis.call('INCRBY', p..'stat:done', (#ARGV - 3) / 4)
 return 1

@@ -214,6 +214,22 @@ impl Worker {
     ///
     /// `InvalidInput` for a bad URL or no queues.
     pub fn new(url: &str, queues: &[&str]) -> io::Result<Worker> {
+        Worker::with_pool(Pool::new(url)?, queues)
+    }
+
+    /// A worker over an existing [`Pool`] (one made with
+    /// `Pool::with_tls`, for instance).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for no queues.
+    ///
+    /// ```no_run
+    /// let pool = verdant::jobs::Pool::new("redis://127.0.0.1:6379/")?;
+    /// let worker = verdant::jobs::Worker::with_pool(pool, &["default"])?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_pool(pool: Pool, queues: &[&str]) -> io::Result<Worker> {
         if queues.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -221,7 +237,7 @@ impl Worker {
             ));
         }
         Ok(Worker {
-            pool: Pool::new(url)?,
+            pool,
             queues: queues.iter().map(|q| q.to_string()).collect(),
             weights: None,
             handlers: HashMap::new(),

@@ -56,6 +56,8 @@ pub struct Redis {
     pub port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// TLS only on `port` (certificate and key files in `dir`).
+    tls: bool,
 }
 
 impl Redis {
@@ -68,7 +70,26 @@ impl Redis {
             port: free_port(),
             dir: temp_dir("redis"),
             child: None,
+            tls: false,
         };
+        r.launch();
+        Some(r)
+    }
+
+    /// One that speaks only TLS on its port, with this certificate and
+    /// key (PEM), not asking clients for certificates.
+    pub fn start_tls(test: &str, cert_pem: &str, key_pem: &str) -> Option<Redis> {
+        if !installed("redis-server", "redis-server", test) {
+            return None;
+        }
+        let mut r = Redis {
+            port: free_port(),
+            dir: temp_dir("redis-tls"),
+            child: None,
+            tls: true,
+        };
+        std::fs::write(r.dir.join("cert.pem"), cert_pem).unwrap();
+        std::fs::write(r.dir.join("key.pem"), key_pem).unwrap();
         r.launch();
         Some(r)
     }
@@ -78,8 +99,27 @@ impl Redis {
     }
 
     fn launch(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        let mut cmd = Command::new("redis-server");
+        if self.tls {
+            cmd.args([
+                "--port",
+                "0",
+                "--tls-port",
+                &self.port.to_string(),
+                "--tls-auth-clients",
+                "no",
+            ])
+            .arg("--tls-cert-file")
+            .arg(self.dir.join("cert.pem"))
+            .arg("--tls-key-file")
+            .arg(self.dir.join("key.pem"))
+            .arg("--tls-ca-cert-file")
+            .arg(self.dir.join("cert.pem"));
+        } else {
+            cmd.args(["--port", &self.port.to_string()]);
+        }
+        let child = cmd
+            .args(["--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"])
             .arg("--dir")
             .arg(&self.dir)
@@ -89,7 +129,11 @@ impl Redis {
             .expect("redis-server starts");
         self.child = Some(child);
         let port = self.port;
-        wait_ready("redis-server", || ping(port));
+        if self.tls {
+            wait_ready("redis-server (TLS)", || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        } else {
+            wait_ready("redis-server", || ping(port));
+        }
     }
 
     /// `kill -9` the server (the AOF, fsynced on every write, survives).
