@@ -108,13 +108,17 @@ fn headers<'a, T: 'a>(handles: impl IntoIterator<Item = &'a JoinHandle<T>>) -> V
 /// `iwait`); each yielded handle's `join` returns at once.
 ///
 /// ```
-/// use std::time::Duration;
+/// let (go, wait) = verdant::sync::bounded::<()>(1);
 /// let hs = vec![
-///     verdant::spawn(|| { verdant::sleep(Duration::from_millis(30)); "slow" }),
+///     verdant::spawn(move || { wait.recv().unwrap(); "slow" }),
 ///     verdant::spawn(|| "fast"),
 /// ];
-/// let order: Vec<_> = verdant::iwait(hs).map(|h| h.join().unwrap()).collect();
-/// assert_eq!(order, ["fast", "slow"]);
+/// let mut done = verdant::iwait(hs);
+/// // "slow" cannot finish before it is let go.
+/// assert_eq!(done.next().unwrap().join().unwrap(), "fast");
+/// go.send(()).unwrap();
+/// assert_eq!(done.next().unwrap().join().unwrap(), "slow");
+/// assert!(done.next().is_none());
 /// ```
 pub fn iwait<T>(handles: impl IntoIterator<Item = JoinHandle<T>>) -> Iwait<T> {
     Iwait {

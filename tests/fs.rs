@@ -239,12 +239,31 @@ fn fifo(dir: &Path) -> PathBuf {
     path
 }
 
-/// Releases a pool thread blocked opening `fifo` for reading (if any):
-/// opening it read-write never blocks on Linux and counts as a writer;
-/// closing it at once makes the reader's read see the end.
-fn release(fifo: &Path) {
-    let rw = std::fs::OpenOptions::new().read(true).write(true).open(fifo);
-    drop(rw.expect("open the fifo read-write"));
+/// Releases the pool thread that opens `fifo` for reading: waits until
+/// it has (a non-blocking open for writing fails with ENXIO while no
+/// reader has the FIFO open), then opens and closes the writing end, so
+/// its open returns and its read sees the end. Gives up once `gone` says
+/// the call will never come (a cancellation that stopped it first).
+fn release(fifo: &Path, gone: impl Fn() -> bool) {
+    use std::os::unix::fs::OpenOptionsExt;
+    for _ in 0..20_000 {
+        let w = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo);
+        match w {
+            Ok(w) => return drop(w),
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                if gone() {
+                    return;
+                }
+                // No signal says "a pool thread is in open(2)": poll.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("open the fifo for writing: {e}"),
+        }
+    }
+    panic!("no reader opened the fifo in 20 000 tries");
 }
 
 /// A timeout around a file call blocked in the kernel cuts the green
@@ -259,7 +278,7 @@ fn a_timeout_cuts_short_a_call_blocked_in_the_kernel() {
         .join()
         .unwrap();
     assert!(cut, "the read of a FIFO with no writer cannot finish");
-    release(&fifo);
+    release(&fifo, || false);
 }
 
 /// Cancelling a green thread parked in a file call unwinds it (its
@@ -287,8 +306,10 @@ fn cancel_a_green_thread_parked_in_a_file_call() {
     started_rx.recv().unwrap();
     h.cancel();
     // The cancellation takes effect once the std call has returned (as
-    // for any `spawn_blocking` join): let it return.
-    release(&fifo);
+    // for any `spawn_blocking` join): let it return. (Releasing before the
+    // pool thread had opened the FIFO left its open blocked for good, and
+    // the join with it: the test hung once under load.)
+    release(&fifo, || h.is_finished());
     assert!(h.join().unwrap_err().is_cancelled());
     assert!(
         dropped.load(Ordering::Acquire),
