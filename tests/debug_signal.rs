@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,9 +74,7 @@ fn signal_dump_child() {
 #[test]
 fn a_signal_dumps_while_every_worker_is_busy() {
     let _w = support::watchdog(Duration::from_secs(60));
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["signal_dump_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
+    let mut child = support::child_command("signal_dump_child", (CHILD, "1"))
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

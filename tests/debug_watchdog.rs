@@ -5,7 +5,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,9 +67,7 @@ fn watchdog_child() {
 #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn watchdog_names_the_spawn_site_and_the_total_hold() {
     let _w = support::watchdog(Duration::from_secs(60));
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["watchdog_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
+    let mut child = support::child_command("watchdog_child", (CHILD, "1"))
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

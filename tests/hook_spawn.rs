@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use support::watchdog;
@@ -46,11 +46,8 @@ fn run(fork_path: bool) -> String {
         fl as i32 & libc::O_NONBLOCK != 0,
         "a hooked socket is non-blocking in the kernel"
     );
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["child_reports_its_stdin", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .stdin(Stdio::from(OwnedFd::from(theirs)))
-        .stdout(Stdio::piped());
+    let mut cmd = support::child_command("child_reports_its_stdin", (CHILD, "1"));
+    cmd.stdin(Stdio::from(OwnedFd::from(theirs))).stdout(Stdio::piped());
     if fork_path {
         // SAFETY: the closure does nothing (async-signal-safe); its only
         // purpose is to make std take its fork+exec path.

@@ -7,7 +7,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,9 +15,7 @@ const CHILD: &str = "VERDANT_STDIO_CHILD";
 
 /// Starts this test binary running `test` as a child in role `role`.
 fn child(test: &str, role: &str, stdin: Stdio, stdout: Stdio) -> Child {
-    Command::new(std::env::current_exe().expect("current exe"))
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, role)
+    support::child_command(test, (CHILD, role))
         .stdin(stdin)
         .stdout(stdout)
         .spawn()

@@ -41,11 +41,17 @@ pub fn rt(workers: usize) -> verdant::Runtime {
 /// part (overflow, fd exhaustion) so the parent can inspect how it died.
 #[track_caller]
 pub fn run_child(test: &str, env: (&str, &str)) -> Output {
-    Command::new(std::env::current_exe().expect("current exe"))
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(env.0, env.1)
-        .output()
-        .expect("child test process runs")
+    child_command(test, env).output().expect("child test process runs")
+}
+
+/// The command that re-runs this test binary with only `test` selected
+/// and `env` set (see [`run_child`]), for a caller that sets up its pipes
+/// and spawns it.
+pub fn child_command(test: &str, env: (&str, &str)) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env.0, env.1);
+    cmd
 }
 
 /// Whether this process is the child started by [`run_child`] with `var`.
