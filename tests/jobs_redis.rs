@@ -587,3 +587,101 @@ fn a_job_past_its_timeout_fails_and_is_retried() {
         assert_eq!((stats.retried, stats.dead), (1, 1));
     });
 }
+
+#[test]
+fn network_cut_mid_job_loses_no_job_and_the_worker_reconnects() {
+    let Some(redis) = Redis::start("network_cut_mid_job") else {
+        return;
+    };
+    let direct = redis.url();
+    // Worker A talks to Redis only through the proxy; B, the producer and
+    // the checks talk to it directly.
+    let proxy = servers::Proxy::start(redis.port);
+    let via_proxy = proxy.url();
+    support::run(move || {
+        let q = Queue::connect(&direct, "default").unwrap();
+        // Handler runs: job id -> which workers completed it.
+        let runs: Arc<Mutex<HashMap<String, Vec<&'static str>>>> = Arc::default();
+        let record = |runs: &Arc<Mutex<HashMap<String, Vec<&'static str>>>>, id: &str, by| {
+            runs.lock().unwrap().entry(id.to_string()).or_default().push(by);
+        };
+        let gate = verdant::sync::Event::new();
+        let (started_tx, started_rx) = verdant::sync::unbounded();
+        let (r2, g2) = (runs.clone(), gate.clone());
+        // More slots than held jobs: A's fetcher keeps reading (a blocked
+        // XREADGROUP) while its jobs run, and the cut hits that read too.
+        let a = start(
+            worker(&via_proxy, &["default"])
+                .concurrency(8)
+                .register("hold", move |job| {
+                    started_tx.send(job.id().to_string()).unwrap();
+                    // Until the test opens the gate (bounded: WAIT).
+                    assert!(g2.wait_timeout(WAIT), "the gate opens");
+                    record(&r2, job.id(), "A");
+                    Ok(json!("A"))
+                })
+                .register("quick", {
+                    let runs = runs.clone();
+                    move |job| {
+                        record(&runs, job.id(), "A");
+                        Ok(json!("A"))
+                    }
+                }),
+        );
+        let held: Vec<String> = (0..4)
+            .map(|i| q.enqueue(NewJob::new("hold").json(&i)).unwrap())
+            .collect();
+        let mut started: Vec<String> = (0..4).map(|_| started_rx.recv().unwrap()).collect();
+        started.sort();
+        let mut expect = held.clone();
+        expect.sort();
+        assert_eq!(started, expect, "A holds every job");
+        for id in &held {
+            assert_eq!(q.status(id).unwrap().unwrap().state, State::Running);
+        }
+
+        // (a) The network goes; A's jobs become B's after their lease.
+        proxy.cut();
+        let b = start(worker(&direct, &["default"]).register("hold", {
+            let runs = runs.clone();
+            move |job| {
+                record(&runs, job.id(), "B");
+                Ok(json!("B"))
+            }
+        }));
+        for id in &held {
+            assert_eq!(q.wait(id, WAIT).unwrap(), json!("B"), "job {id} reclaimed by B");
+        }
+        let sb = stop(b);
+        assert_eq!((sb.reclaimed, sb.done), (4, 4), "B took over exactly A's jobs");
+        assert!(proxy.refused() > 0, "A tried to reach Redis during the cut");
+
+        // (b) The network comes back: A reconnects, writes the outcomes of
+        // the jobs it held (duplicates: at least once) and runs new jobs,
+        // alone now.
+        proxy.restore();
+        gate.set();
+        let fresh: Vec<String> = (0..20)
+            .map(|i| q.enqueue(NewJob::new("quick").json(&i)).unwrap())
+            .collect();
+        for id in &fresh {
+            assert_eq!(q.wait(id, WAIT).unwrap(), json!("A"), "job {id} after the cut");
+        }
+        let sa = stop(a);
+        assert_eq!(sa.done, 4 + 20, "A wrote its held outcomes and the new jobs' ones");
+
+        // (c) Every job completed, at least once; nothing is pending.
+        let runs = runs.lock().unwrap();
+        for id in held.iter().chain(&fresh) {
+            assert!(!runs.get(id).is_none_or(Vec::is_empty), "job {id} never completed");
+            assert_eq!(q.status(id).unwrap().unwrap().state, State::Done, "job {id}");
+        }
+        for id in &held {
+            assert_eq!(runs[id], ["B", "A"], "job {id}: B's run, then A's late one");
+        }
+        for id in &fresh {
+            assert_eq!(runs[id], ["A"], "job {id}");
+        }
+        assert_eq!(q.stats().unwrap().in_flight, 0);
+    });
+}

@@ -218,3 +218,131 @@ impl Drop for Gearmand {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A loopback TCP proxy to a server on `127.0.0.1:upstream`, on OS
+/// threads, with a switch that cuts the network: [`cut`](Proxy::cut)
+/// shuts down every live forwarded connection (both sides) and, until
+/// [`restore`](Proxy::restore), closes every new connection as soon as it
+/// is accepted (the client's connect succeeds, its first read sees the
+/// end of the stream: a refused service).
+pub struct Proxy {
+    pub port: u16,
+    shared: std::sync::Arc<ProxyShared>,
+}
+
+struct ProxyShared {
+    upstream: u16,
+    /// Whether the network is cut, and the live sockets (both sides of
+    /// each forwarded connection), under one lock so that a connection
+    /// accepted while `cut` runs is either shut down by it or refused.
+    state: std::sync::Mutex<(bool, Vec<TcpStream>)>,
+    closed: std::sync::atomic::AtomicBool,
+    /// Connections forwarded, and connections refused while cut.
+    forwarded: std::sync::atomic::AtomicUsize,
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+impl Proxy {
+    /// A proxy on a free loopback port forwarding to `upstream`.
+    pub fn start(upstream: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = std::sync::Arc::new(ProxyShared {
+            upstream,
+            state: std::sync::Mutex::new((false, Vec::new())),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            forwarded: std::sync::atomic::AtomicUsize::new(0),
+            refused: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if s.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                s.accept(client);
+            }
+        });
+        Proxy { port, shared }
+    }
+
+    /// A Redis URL through the proxy.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Cuts the network: every live connection is shut down, new ones are
+    /// closed on arrival until [`restore`](Proxy::restore).
+    pub fn cut(&self) {
+        let mut st = self.shared.state.lock().unwrap();
+        st.0 = true;
+        for s in st.1.drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Forwards new connections again.
+    pub fn restore(&self) {
+        self.shared.state.lock().unwrap().0 = false;
+    }
+
+    /// How many connections were refused while cut.
+    pub fn refused(&self) -> usize {
+        self.shared.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many connections were forwarded.
+    pub fn forwarded(&self) -> usize {
+        self.shared.forwarded.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl ProxyShared {
+    fn accept(&self, client: TcpStream) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut st = self.state.lock().unwrap();
+        if st.0 {
+            self.refused.fetch_add(1, SeqCst);
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        let Ok(server) = TcpStream::connect(("127.0.0.1", self.upstream)) else {
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return;
+        };
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
+            client.try_clone(),
+            server.try_clone(),
+            client.try_clone(),
+            server.try_clone(),
+        ) else {
+            return;
+        };
+        st.1.push(c3);
+        st.1.push(s3);
+        self.forwarded.fetch_add(1, SeqCst);
+        drop(st);
+        std::thread::spawn(move || pump(client, server));
+        std::thread::spawn(move || pump(s2, c2));
+    }
+}
+
+/// Copies `from` to `to` until either ends, then shuts both down (so the
+/// other direction's pump ends too).
+fn pump(mut from: TcpStream, mut to: TcpStream) {
+    let _ = std::io::copy(&mut from, &mut to);
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut();
+        // Wakes the accept loop so it sees `closed`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
