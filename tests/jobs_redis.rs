@@ -135,6 +135,52 @@ fn priorities_strict_order() {
 }
 
 #[test]
+fn priorities_weighted_serve_both_queues() {
+    let Some(redis) = Redis::start("priorities_weighted") else {
+        return;
+    };
+    let url = redis.url();
+    support::run(move || {
+        let heavy = Queue::connect(&url, "heavy").unwrap();
+        let light = Queue::connect(&url, "light").unwrap();
+        // Both queues stay full for the whole run: 300 each, about 100 run.
+        for i in 0..300 {
+            heavy.enqueue(NewJob::new("log").json(&i)).unwrap();
+            light.enqueue(NewJob::new("log").json(&i)).unwrap();
+        }
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let (enough_tx, enough_rx) = verdant::sync::unbounded();
+        let r2 = ran.clone();
+        // One slot: every fetch takes one job, from the queue drawn first
+        // (heavy with probability 3/4).
+        let w = start(
+            worker(&url, &["heavy", "light"])
+                .weights(&[3, 1])
+                .concurrency(1)
+                .register("log", move |job| {
+                    let mut ran = r2.lock().unwrap();
+                    ran.push(job.queue().to_string());
+                    if ran.len() == 100 {
+                        enough_tx.send(()).unwrap();
+                    }
+                    Ok(json!(null))
+                }),
+        );
+        enough_rx.recv().unwrap();
+        stop(w);
+        let ran = ran.lock().unwrap().clone();
+        let count = |q: &str| ran.iter().filter(|r| *r == q).count();
+        let (h, l) = (count("heavy"), count("light"));
+        assert_eq!(h + l, ran.len(), "{ran:?}");
+        // Expected 75:25 of 100; either bound failing by chance is below
+        // 1e-7 (binomial tails: 7e-8 and 3e-13), so these cannot flake.
+        assert!(l >= 1, "the light queue was starved: {h} heavy, {l} light");
+        assert!(h > l, "the heavy queue got no more: {h} heavy, {l} light");
+        assert!(h < 300 && l < 300, "neither queue ran dry: {h} heavy, {l} light");
+    });
+}
+
+#[test]
 fn retries_then_dead_letter_then_requeue() {
     let Some(redis) = Redis::start("retries_then_dead_letter_then_requeue") else {
         return;
