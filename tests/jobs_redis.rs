@@ -636,7 +636,24 @@ fn a_job_past_its_timeout_fails_and_is_retried() {
 
 #[test]
 fn network_cut_mid_job_loses_no_job_and_the_worker_reconnects() {
-    let Some(redis) = Redis::start("network_cut_mid_job") else {
+    network_cut_mid_job("network_cut_mid_job", servers::Proxy::cut);
+}
+
+/// The cut is never heard of by the worker: its connections stay open and
+/// silent forever (a partition that outlasts the server's retransmissions,
+/// a firewall that forgets the flow). Without a read deadline its calls
+/// would wait forever: the worker would never fetch again.
+#[test]
+fn silent_network_cut_mid_job_loses_no_job_and_the_worker_reconnects() {
+    network_cut_mid_job("silent_network_cut_mid_job", servers::Proxy::go_silent);
+}
+
+/// A worker (A) reaches Redis through a proxy and holds 4 jobs when the
+/// network goes (`cut`); (a) another worker (B) takes them over after their
+/// lease and completes them; (b) after the network is back, A reconnects,
+/// writes its late outcomes and runs new jobs; (c) every job completed.
+fn network_cut_mid_job(test: &str, cut: fn(&servers::Proxy)) {
+    let Some(redis) = Redis::start(test) else {
         return;
     };
     let direct = redis.url();
@@ -687,7 +704,7 @@ fn network_cut_mid_job_loses_no_job_and_the_worker_reconnects() {
         }
 
         // (a) The network goes; A's jobs become B's after their lease.
-        proxy.cut();
+        cut(&proxy);
         let b = start(worker(&direct, &["default"]).register("hold", {
             let runs = runs.clone();
             move |job| {
@@ -700,6 +717,14 @@ fn network_cut_mid_job_loses_no_job_and_the_worker_reconnects() {
         }
         let sb = stop(b);
         assert_eq!((sb.reclaimed, sb.done), (4, 4), "B took over exactly A's jobs");
+        // A notices the cut (at once, or after its call's deadline on a
+        // silent connection) and tries new connections, which the cut
+        // network refuses. Bounded: 20 s in 10 ms steps.
+        let mut polls = 0;
+        while proxy.refused() == 0 && polls < 2000 {
+            verdant::sleep(Duration::from_millis(10));
+            polls += 1;
+        }
         assert!(proxy.refused() > 0, "A tried to reach Redis during the cut");
 
         // (b) The network comes back: A reconnects, writes the outcomes of

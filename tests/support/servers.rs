@@ -220,25 +220,45 @@ impl Drop for Gearmand {
 }
 
 /// A loopback TCP proxy to a server on `127.0.0.1:upstream`, on OS
-/// threads, with a switch that cuts the network: [`cut`](Proxy::cut)
-/// shuts down every live forwarded connection (both sides) and, until
-/// [`restore`](Proxy::restore), closes every new connection as soon as it
-/// is accepted (the client's connect succeeds, its first read sees the
-/// end of the stream: a refused service).
+/// threads, with two ways of cutting the network:
+///
+/// * [`cut`](Proxy::cut) shuts down every live forwarded connection (both
+///   sides: the client sees the end of its stream) and, until
+///   [`restore`](Proxy::restore), closes every new connection as soon as
+///   it is accepted (a refused service);
+/// * [`go_silent`](Proxy::go_silent) is a cut whose news never reaches
+///   the client, as when a partition outlasts the server's retransmissions
+///   or a firewall forgets the flow: the server's side of every live
+///   connection is closed, the client's side stays open and hears nothing
+///   ever again (what it sends is dropped), and new connections are
+///   accepted and then silent too, until [`restore`](Proxy::restore).
 pub struct Proxy {
     pub port: u16,
     shared: std::sync::Arc<ProxyShared>,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Net {
+    Up,
+    Cut,
+    Silent,
+}
+
+/// One forwarded connection: both sides, and whether it went silent.
+struct Link {
+    client: TcpStream,
+    server: TcpStream,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
 struct ProxyShared {
     upstream: u16,
-    /// Whether the network is cut, and the live sockets (both sides of
-    /// each forwarded connection), under one lock so that a connection
-    /// accepted while `cut` runs is either shut down by it or refused.
-    state: std::sync::Mutex<(bool, Vec<TcpStream>)>,
+    /// The network's state, the live links, and the connections held
+    /// silent, under one lock so that a connection accepted while `cut`
+    /// or `go_silent` runs is either handled by it or by the new state.
+    state: std::sync::Mutex<(Net, Vec<Link>, Vec<TcpStream>)>,
     closed: std::sync::atomic::AtomicBool,
-    /// Connections forwarded, and connections refused while cut.
-    forwarded: std::sync::atomic::AtomicUsize,
+    /// Connections refused while cut or held while silent.
     refused: std::sync::atomic::AtomicUsize,
 }
 
@@ -249,9 +269,8 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let shared = std::sync::Arc::new(ProxyShared {
             upstream,
-            state: std::sync::Mutex::new((false, Vec::new())),
+            state: std::sync::Mutex::new((Net::Up, Vec::new(), Vec::new())),
             closed: std::sync::atomic::AtomicBool::new(false),
-            forwarded: std::sync::atomic::AtomicUsize::new(0),
             refused: std::sync::atomic::AtomicUsize::new(0),
         });
         let s = shared.clone();
@@ -276,25 +295,34 @@ impl Proxy {
     /// closed on arrival until [`restore`](Proxy::restore).
     pub fn cut(&self) {
         let mut st = self.shared.state.lock().unwrap();
-        st.0 = true;
-        for s in st.1.drain(..) {
-            let _ = s.shutdown(std::net::Shutdown::Both);
+        st.0 = Net::Cut;
+        for l in st.1.drain(..) {
+            let _ = l.client.shutdown(std::net::Shutdown::Both);
+            let _ = l.server.shutdown(std::net::Shutdown::Both);
         }
     }
 
-    /// Forwards new connections again.
-    pub fn restore(&self) {
-        self.shared.state.lock().unwrap().0 = false;
+    /// Cuts the network silently: see the type's documentation.
+    pub fn go_silent(&self) {
+        let mut st = self.shared.state.lock().unwrap();
+        st.0 = Net::Silent;
+        let links: Vec<Link> = st.1.drain(..).collect();
+        for l in links {
+            l.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = l.server.shutdown(std::net::Shutdown::Both);
+            st.2.push(l.client);
+        }
     }
 
-    /// How many connections were refused while cut.
+    /// Forwards new connections again (connections that went silent stay
+    /// silent: their server side is gone).
+    pub fn restore(&self) {
+        self.shared.state.lock().unwrap().0 = Net::Up;
+    }
+
+    /// How many connections were refused while cut or held while silent.
     pub fn refused(&self) -> usize {
         self.shared.refused.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// How many connections were forwarded.
-    pub fn forwarded(&self) -> usize {
-        self.shared.forwarded.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -302,10 +330,18 @@ impl ProxyShared {
     fn accept(&self, client: TcpStream) {
         use std::sync::atomic::Ordering::SeqCst;
         let mut st = self.state.lock().unwrap();
-        if st.0 {
-            self.refused.fetch_add(1, SeqCst);
-            let _ = client.shutdown(std::net::Shutdown::Both);
-            return;
+        match st.0 {
+            Net::Up => {}
+            Net::Cut => {
+                self.refused.fetch_add(1, SeqCst);
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            Net::Silent => {
+                self.refused.fetch_add(1, SeqCst);
+                st.2.push(client);
+                return;
+            }
         }
         let Ok(server) = TcpStream::connect(("127.0.0.1", self.upstream)) else {
             let _ = client.shutdown(std::net::Shutdown::Both);
@@ -321,27 +357,50 @@ impl ProxyShared {
         ) else {
             return;
         };
-        st.1.push(c3);
-        st.1.push(s3);
-        self.forwarded.fetch_add(1, SeqCst);
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        st.1.push(Link {
+            client: c3,
+            server: s3,
+            silent: silent.clone(),
+        });
         drop(st);
-        std::thread::spawn(move || pump(client, server));
-        std::thread::spawn(move || pump(s2, c2));
+        let s2_silent = silent.clone();
+        std::thread::spawn(move || pump(client, server, &silent));
+        std::thread::spawn(move || pump(s2, c2, &s2_silent));
     }
 }
 
 /// Copies `from` to `to` until either ends, then shuts both down (so the
-/// other direction's pump ends too).
-fn pump(mut from: TcpStream, mut to: TcpStream) {
-    let _ = std::io::copy(&mut from, &mut to);
-    let _ = from.shutdown(std::net::Shutdown::Both);
-    let _ = to.shutdown(std::net::Shutdown::Both);
+/// other direction's pump ends too) — unless the link went silent: then
+/// bytes are dropped and the client's side is left open.
+fn pump(mut from: TcpStream, mut to: TcpStream, silent: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if silent.load(SeqCst) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    if !silent.load(SeqCst) {
+        let _ = from.shutdown(std::net::Shutdown::Both);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.shared.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.cut();
+        for c in self.shared.state.lock().unwrap().2.drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
         // Wakes the accept loop so it sees `closed`.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
