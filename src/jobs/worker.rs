@@ -290,7 +290,9 @@ impl Worker {
     /// How long a fetched job stays this worker's without a heartbeat
     /// (default 30 s). The worker renews the lease of its running jobs
     /// every third of it; when a worker dies, its jobs become another's
-    /// after this long.
+    /// after this long. Each of the worker's Redis calls is bounded by a
+    /// lease plus a blocked fetch's wait (500 ms): a call past that is a
+    /// connection cut without notice, dropped and made again.
     pub fn lease(mut self, lease: Duration) -> Worker {
         self.lease = lease.max(Duration::from_millis(30));
         self
