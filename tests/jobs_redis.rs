@@ -738,6 +738,14 @@ fn network_cut_mid_job(test: &str, cut: fn(&servers::Proxy)) {
         for id in &fresh {
             assert_eq!(q.wait(id, WAIT).unwrap(), json!("A"), "job {id} after the cut");
         }
+        // A's late outcomes of the held jobs are written too (B's 4, A's 4
+        // late ones, the 20 new): a signal from Redis, polled, bounded.
+        let mut polls = 0;
+        while q.stats().unwrap().done < 4 + 4 + 20 && polls < 2000 {
+            verdant::sleep(Duration::from_millis(10));
+            polls += 1;
+        }
+        assert_eq!(q.stats().unwrap().done, 4 + 4 + 20, "every outcome written");
         let sa = stop(a);
         assert_eq!(sa.done, 4 + 20, "A wrote its held outcomes and the new jobs' ones");
 
