@@ -135,6 +135,52 @@ fn priorities_strict_order() {
 }
 
 #[test]
+fn priorities_weighted_serve_both_queues() {
+    let Some(redis) = Redis::start("priorities_weighted") else {
+        return;
+    };
+    let url = redis.url();
+    support::run(move || {
+        let heavy = Queue::connect(&url, "heavy").unwrap();
+        let light = Queue::connect(&url, "light").unwrap();
+        // Both queues stay full for the whole run: 300 each, about 100 run.
+        for i in 0..300 {
+            heavy.enqueue(NewJob::new("log").json(&i)).unwrap();
+            light.enqueue(NewJob::new("log").json(&i)).unwrap();
+        }
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let (enough_tx, enough_rx) = verdant::sync::unbounded();
+        let r2 = ran.clone();
+        // One slot: every fetch takes one job, from the queue drawn first
+        // (heavy with probability 3/4).
+        let w = start(
+            worker(&url, &["heavy", "light"])
+                .weights(&[3, 1])
+                .concurrency(1)
+                .register("log", move |job| {
+                    let mut ran = r2.lock().unwrap();
+                    ran.push(job.queue().to_string());
+                    if ran.len() == 100 {
+                        enough_tx.send(()).unwrap();
+                    }
+                    Ok(json!(null))
+                }),
+        );
+        enough_rx.recv().unwrap();
+        stop(w);
+        let ran = ran.lock().unwrap().clone();
+        let count = |q: &str| ran.iter().filter(|r| *r == q).count();
+        let (h, l) = (count("heavy"), count("light"));
+        assert_eq!(h + l, ran.len(), "{ran:?}");
+        // Expected 75:25 of 100; either bound failing by chance is below
+        // 1e-7 (binomial tails: 7e-8 and 3e-13), so these cannot flake.
+        assert!(l >= 1, "the light queue was starved: {h} heavy, {l} light");
+        assert!(h > l, "the heavy queue got no more: {h} heavy, {l} light");
+        assert!(h < 300 && l < 300, "neither queue ran dry: {h} heavy, {l} light");
+    });
+}
+
+#[test]
 fn retries_then_dead_letter_then_requeue() {
     let Some(redis) = Redis::start("retries_then_dead_letter_then_requeue") else {
         return;
@@ -585,5 +631,136 @@ fn a_job_past_its_timeout_fails_and_is_retried() {
         assert_eq!(attempts.load(Ordering::SeqCst), 2, "1 attempt + 1 retry");
         let stats = stop(w);
         assert_eq!((stats.retried, stats.dead), (1, 1));
+    });
+}
+
+#[test]
+fn network_cut_mid_job_loses_no_job_and_the_worker_reconnects() {
+    network_cut_mid_job("network_cut_mid_job", servers::Proxy::cut);
+}
+
+/// The cut is never heard of by the worker: its connections stay open and
+/// silent forever (a partition that outlasts the server's retransmissions,
+/// a firewall that forgets the flow). Without a read deadline its calls
+/// would wait forever: the worker would never fetch again.
+#[test]
+fn silent_network_cut_mid_job_loses_no_job_and_the_worker_reconnects() {
+    network_cut_mid_job("silent_network_cut_mid_job", servers::Proxy::go_silent);
+}
+
+/// A worker (A) reaches Redis through a proxy and holds 4 jobs when the
+/// network goes (`cut`); (a) another worker (B) takes them over after their
+/// lease and completes them; (b) after the network is back, A reconnects,
+/// writes its late outcomes and runs new jobs; (c) every job completed.
+fn network_cut_mid_job(test: &str, cut: fn(&servers::Proxy)) {
+    let Some(redis) = Redis::start(test) else {
+        return;
+    };
+    let direct = redis.url();
+    // Worker A talks to Redis only through the proxy; B, the producer and
+    // the checks talk to it directly.
+    let proxy = servers::Proxy::start(redis.port);
+    let via_proxy = proxy.url();
+    support::run(move || {
+        let q = Queue::connect(&direct, "default").unwrap();
+        // Handler runs: job id -> which workers completed it.
+        let runs: Arc<Mutex<HashMap<String, Vec<&'static str>>>> = Arc::default();
+        let record = |runs: &Arc<Mutex<HashMap<String, Vec<&'static str>>>>, id: &str, by| {
+            runs.lock().unwrap().entry(id.to_string()).or_default().push(by);
+        };
+        let gate = verdant::sync::Event::new();
+        let (started_tx, started_rx) = verdant::sync::unbounded();
+        let (r2, g2) = (runs.clone(), gate.clone());
+        // More slots than held jobs: A's fetcher keeps reading (a blocked
+        // XREADGROUP) while its jobs run, and the cut hits that read too.
+        let a = start(
+            worker(&via_proxy, &["default"])
+                .concurrency(8)
+                .register("hold", move |job| {
+                    started_tx.send(job.id().to_string()).unwrap();
+                    // Until the test opens the gate (bounded: WAIT).
+                    assert!(g2.wait_timeout(WAIT), "the gate opens");
+                    record(&r2, job.id(), "A");
+                    Ok(json!("A"))
+                })
+                .register("quick", {
+                    let runs = runs.clone();
+                    move |job| {
+                        record(&runs, job.id(), "A");
+                        Ok(json!("A"))
+                    }
+                }),
+        );
+        let held: Vec<String> = (0..4)
+            .map(|i| q.enqueue(NewJob::new("hold").json(&i)).unwrap())
+            .collect();
+        let mut started: Vec<String> = (0..4).map(|_| started_rx.recv().unwrap()).collect();
+        started.sort();
+        let mut expect = held.clone();
+        expect.sort();
+        assert_eq!(started, expect, "A holds every job");
+        for id in &held {
+            assert_eq!(q.status(id).unwrap().unwrap().state, State::Running);
+        }
+
+        // (a) The network goes; A's jobs become B's after their lease.
+        cut(&proxy);
+        let b = start(worker(&direct, &["default"]).register("hold", {
+            let runs = runs.clone();
+            move |job| {
+                record(&runs, job.id(), "B");
+                Ok(json!("B"))
+            }
+        }));
+        for id in &held {
+            assert_eq!(q.wait(id, WAIT).unwrap(), json!("B"), "job {id} reclaimed by B");
+        }
+        let sb = stop(b);
+        assert_eq!((sb.reclaimed, sb.done), (4, 4), "B took over exactly A's jobs");
+        // A notices the cut (at once, or after its call's deadline on a
+        // silent connection) and tries new connections, which the cut
+        // network refuses. Bounded: 20 s in 10 ms steps.
+        let mut polls = 0;
+        while proxy.refused() == 0 && polls < 2000 {
+            verdant::sleep(Duration::from_millis(10));
+            polls += 1;
+        }
+        assert!(proxy.refused() > 0, "A tried to reach Redis during the cut");
+
+        // (b) The network comes back: A reconnects, writes the outcomes of
+        // the jobs it held (duplicates: at least once) and runs new jobs,
+        // alone now.
+        proxy.restore();
+        gate.set();
+        let fresh: Vec<String> = (0..20)
+            .map(|i| q.enqueue(NewJob::new("quick").json(&i)).unwrap())
+            .collect();
+        for id in &fresh {
+            assert_eq!(q.wait(id, WAIT).unwrap(), json!("A"), "job {id} after the cut");
+        }
+        // A's late outcomes of the held jobs are written too (B's 4, A's 4
+        // late ones, the 20 new): a signal from Redis, polled, bounded.
+        let mut polls = 0;
+        while q.stats().unwrap().done < 4 + 4 + 20 && polls < 2000 {
+            verdant::sleep(Duration::from_millis(10));
+            polls += 1;
+        }
+        assert_eq!(q.stats().unwrap().done, 4 + 4 + 20, "every outcome written");
+        let sa = stop(a);
+        assert_eq!(sa.done, 4 + 20, "A wrote its held outcomes and the new jobs' ones");
+
+        // (c) Every job completed, at least once; nothing is pending.
+        let runs = runs.lock().unwrap();
+        for id in held.iter().chain(&fresh) {
+            assert!(!runs.get(id).is_none_or(Vec::is_empty), "job {id} never completed");
+            assert_eq!(q.status(id).unwrap().unwrap().state, State::Done, "job {id}");
+        }
+        for id in &held {
+            assert_eq!(runs[id], ["B", "A"], "job {id}: B's run, then A's late one");
+        }
+        for id in &fresh {
+            assert_eq!(runs[id], ["A"], "job {id}");
+        }
+        assert_eq!(q.stats().unwrap().in_flight, 0);
     });
 }

@@ -96,6 +96,16 @@ impl Read for Stream {
     }
 }
 
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
@@ -134,6 +144,7 @@ pub struct Connection {
     parser: redis::Parser,
     db: i64,
     open: bool,
+    io_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for Connection {
@@ -175,6 +186,7 @@ impl Connection {
             parser: redis::Parser::new(),
             db: target.db,
             open: true,
+            io_timeout: None,
         };
         if let Some(password) = &target.password {
             let mut auth = redis::cmd("AUTH");
@@ -193,6 +205,19 @@ impl Connection {
         Ok(con)
     }
 
+    /// Bounds every read and write of the calls that follow (`None`: no
+    /// bound). A call that runs out of time fails and closes the
+    /// connection, so that a connection whose peer went silent (a network
+    /// cut no FIN or RST ever reports) is not waited on forever.
+    pub(crate) fn set_io_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        let tcp = self.stream.tcp();
+        tcp.set_read_timeout(timeout)?;
+        tcp.set_write_timeout(timeout)?;
+        self.io_timeout = timeout;
+        Ok(())
+    }
+
     fn send(&mut self, bytes: &[u8]) -> RedisResult<()> {
         let r = self.stream.write_all(bytes).and_then(|()| self.stream.flush());
         if r.is_err() {
@@ -208,7 +233,14 @@ impl Connection {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     self.open = false;
-                    return Err(e);
+                    return Err(match self.io_timeout {
+                        Some(t) if e.is_timeout() => io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("no reply from Redis within {t:?}; the connection is dropped"),
+                        )
+                        .into(),
+                        _ => e,
+                    });
                 }
             }
         }
@@ -389,8 +421,29 @@ impl Pool {
     /// when the pooled one turns out to have been closed by the server
     /// before anything was sent (an idle connection cut by a restart).
     pub(crate) fn with<T>(&self, f: impl Fn(&mut Connection) -> RedisResult<T>) -> io::Result<T> {
+        self.with_timeout(None, f)
+    }
+
+    /// As [`with`](Pool::with), each attempt's reads and writes bounded by
+    /// `timeout` (see [`Connection::set_io_timeout`]); the connection goes
+    /// back to the pool unbounded.
+    pub(crate) fn with_timeout<T>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl Fn(&mut Connection) -> RedisResult<T>,
+    ) -> io::Result<T> {
+        let attempt = |con: &mut PooledConnection| -> RedisResult<T> {
+            if timeout.is_some() {
+                con.set_io_timeout(timeout)?;
+            }
+            let r = f(con);
+            if timeout.is_some() && con.is_open() && con.set_io_timeout(None).is_err() {
+                con.open = false;
+            }
+            r
+        };
         let mut con = self.get()?;
-        match f(&mut con) {
+        match attempt(&mut con) {
             Ok(v) => Ok(v),
             Err(e) if !con.is_open() => {
                 drop(con);
@@ -401,7 +454,7 @@ impl Pool {
                     con: Some(Connection::connect(&self.inner.target)?),
                     pool: self.clone(),
                 };
-                f(&mut con).map_err(to_io)
+                attempt(&mut con).map_err(to_io)
             }
             Err(e) => Err(to_io(e)),
         }

@@ -290,7 +290,9 @@ impl Worker {
     /// How long a fetched job stays this worker's without a heartbeat
     /// (default 30 s). The worker renews the lease of its running jobs
     /// every third of it; when a worker dies, its jobs become another's
-    /// after this long.
+    /// after this long. Each of the worker's Redis calls is bounded by a
+    /// lease plus a blocked fetch's wait (500 ms): a call past that is a
+    /// connection cut without notice, dropped and made again.
     pub fn lease(mut self, lease: Duration) -> Worker {
         self.lease = lease.max(Duration::from_millis(30));
         self
@@ -349,7 +351,7 @@ impl Worker {
     pub fn run(self) -> io::Result<WorkerStats> {
         for q in &self.queues {
             let stream = format!("{}q:{q}", self.prefix);
-            self.pool.with(|c| {
+            self.pool.with_timeout(Some(self.lease + self.block), |c| {
                 let created = redis::cmd("XGROUP")
                     .arg("CREATE")
                     .arg(&stream)
@@ -498,6 +500,14 @@ struct Inner {
 }
 
 impl Inner {
+    /// The bound on each Redis call of the worker: a blocked fetch's wait
+    /// plus a lease. A call past it is a connection that went silent (a
+    /// network cut nobody reported): it fails, the connection is dropped
+    /// and the worker reconnects, instead of waiting on it forever.
+    fn io_timeout(&self) -> Option<Duration> {
+        Some(self.w.lease + self.w.block)
+    }
+
     fn stopping(&self) -> bool {
         self.w.control.stop.load(Ordering::SeqCst)
     }
@@ -659,7 +669,7 @@ impl Inner {
         for _ in queues {
             cmd.arg(">");
         }
-        let reply: Value = self.w.pool.with(|c| cmd.query(c))?;
+        let reply: Value = self.w.pool.with_timeout(self.io_timeout(), |c| cmd.query(c))?;
         Ok(self.parse_read(reply))
     }
 
@@ -699,7 +709,7 @@ impl Inner {
         if entries.is_empty() {
             return 0;
         }
-        let reply: io::Result<Vec<Option<Started>>> = self.w.pool.with(|c| {
+        let reply: io::Result<Vec<Option<Started>>> = self.w.pool.with_timeout(self.io_timeout(), |c| {
             let mut inv = scripts::START.prepare_invoke();
             inv.arg(&self.w.prefix).arg(epoch_ms());
             for e in &entries {
@@ -844,14 +854,14 @@ impl Inner {
                 }
             }
             // EVALSHA, with the script loaded first on a NOSCRIPT.
-            self.w.pool.with(|c| inv.invoke::<()>(c))?;
+            self.w.pool.with_timeout(self.io_timeout(), |c| inv.invoke::<()>(c))?;
         }
         // Failures and hand-backs are rare: one script call each.
         for o in batch {
             match o {
                 Outcome::Done(..) => {}
                 Outcome::Failed(e, err, retry_at) => {
-                    self.w.pool.with(|c| {
+                    self.w.pool.with_timeout(self.io_timeout(), |c| {
                         scripts::FAIL
                             .arg(p)
                             .arg(epoch_ms())
@@ -865,7 +875,7 @@ impl Inner {
                     })?;
                 }
                 Outcome::Release(e) => {
-                    self.w.pool.with(|c| {
+                    self.w.pool.with_timeout(self.io_timeout(), |c| {
                         scripts::RELEASE
                             .arg(p)
                             .arg(&e.queue)
@@ -894,7 +904,7 @@ impl Inner {
         while !self.stopping() {
             // Errors here are retried on the next round; the fetcher and
             // the completer report a Redis outage.
-            let _ = self.w.pool.with(|c| {
+            let _ = self.w.pool.with_timeout(self.io_timeout(), |c| {
                 scripts::PROMOTE
                     .arg(&self.w.prefix)
                     .arg(epoch_ms())
@@ -927,7 +937,7 @@ impl Inner {
                     cmd.arg(e);
                 }
                 cmd.arg("JUSTID");
-                self.w.pool.with(|c| cmd.query::<Value>(c))?;
+                self.w.pool.with_timeout(self.io_timeout(), |c| cmd.query::<Value>(c))?;
             }
         }
         Ok(())
@@ -944,7 +954,7 @@ impl Inner {
                 break;
             }
             let stream = format!("{}q:{queue}", self.w.prefix);
-            let reply: Value = self.w.pool.with(|c| {
+            let reply: Value = self.w.pool.with_timeout(self.io_timeout(), |c| {
                 redis::cmd("XAUTOCLAIM")
                     .arg(&stream)
                     .arg(scripts::GROUP)

@@ -218,3 +218,190 @@ impl Drop for Gearmand {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A loopback TCP proxy to a server on `127.0.0.1:upstream`, on OS
+/// threads, with two ways of cutting the network:
+///
+/// * [`cut`](Proxy::cut) shuts down every live forwarded connection (both
+///   sides: the client sees the end of its stream) and, until
+///   [`restore`](Proxy::restore), closes every new connection as soon as
+///   it is accepted (a refused service);
+/// * [`go_silent`](Proxy::go_silent) is a cut whose news never reaches
+///   the client, as when a partition outlasts the server's retransmissions
+///   or a firewall forgets the flow: the server's side of every live
+///   connection is closed, the client's side stays open and hears nothing
+///   ever again (what it sends is dropped), and new connections are
+///   accepted and then silent too, until [`restore`](Proxy::restore).
+pub struct Proxy {
+    pub port: u16,
+    shared: std::sync::Arc<ProxyShared>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Net {
+    Up,
+    Cut,
+    Silent,
+}
+
+/// One forwarded connection: both sides, and whether it went silent.
+struct Link {
+    client: TcpStream,
+    server: TcpStream,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct ProxyShared {
+    upstream: u16,
+    /// The network's state, the live links, and the connections held
+    /// silent, under one lock so that a connection accepted while `cut`
+    /// or `go_silent` runs is either handled by it or by the new state.
+    state: std::sync::Mutex<(Net, Vec<Link>, Vec<TcpStream>)>,
+    closed: std::sync::atomic::AtomicBool,
+    /// Connections refused while cut or held while silent.
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+impl Proxy {
+    /// A proxy on a free loopback port forwarding to `upstream`.
+    pub fn start(upstream: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = std::sync::Arc::new(ProxyShared {
+            upstream,
+            state: std::sync::Mutex::new((Net::Up, Vec::new(), Vec::new())),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            refused: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if s.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                s.accept(client);
+            }
+        });
+        Proxy { port, shared }
+    }
+
+    /// A Redis URL through the proxy.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Cuts the network: every live connection is shut down, new ones are
+    /// closed on arrival until [`restore`](Proxy::restore).
+    pub fn cut(&self) {
+        let mut st = self.shared.state.lock().unwrap();
+        st.0 = Net::Cut;
+        for l in st.1.drain(..) {
+            let _ = l.client.shutdown(std::net::Shutdown::Both);
+            let _ = l.server.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Cuts the network silently: see the type's documentation.
+    pub fn go_silent(&self) {
+        let mut st = self.shared.state.lock().unwrap();
+        st.0 = Net::Silent;
+        let links: Vec<Link> = st.1.drain(..).collect();
+        for l in links {
+            l.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+            let _ = l.server.shutdown(std::net::Shutdown::Both);
+            st.2.push(l.client);
+        }
+    }
+
+    /// Forwards new connections again (connections that went silent stay
+    /// silent: their server side is gone).
+    pub fn restore(&self) {
+        self.shared.state.lock().unwrap().0 = Net::Up;
+    }
+
+    /// How many connections were refused while cut or held while silent.
+    pub fn refused(&self) -> usize {
+        self.shared.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl ProxyShared {
+    fn accept(&self, client: TcpStream) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mut st = self.state.lock().unwrap();
+        match st.0 {
+            Net::Up => {}
+            Net::Cut => {
+                self.refused.fetch_add(1, SeqCst);
+                let _ = client.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            Net::Silent => {
+                self.refused.fetch_add(1, SeqCst);
+                st.2.push(client);
+                return;
+            }
+        }
+        let Ok(server) = TcpStream::connect(("127.0.0.1", self.upstream)) else {
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            return;
+        };
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
+            client.try_clone(),
+            server.try_clone(),
+            client.try_clone(),
+            server.try_clone(),
+        ) else {
+            return;
+        };
+        let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        st.1.push(Link {
+            client: c3,
+            server: s3,
+            silent: silent.clone(),
+        });
+        drop(st);
+        let s2_silent = silent.clone();
+        std::thread::spawn(move || pump(client, server, &silent));
+        std::thread::spawn(move || pump(s2, c2, &s2_silent));
+    }
+}
+
+/// Copies `from` to `to` until either ends, then shuts both down (so the
+/// other direction's pump ends too) — unless the link went silent: then
+/// bytes are dropped and the client's side is left open.
+fn pump(mut from: TcpStream, mut to: TcpStream, silent: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if silent.load(SeqCst) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    if !silent.load(SeqCst) {
+        let _ = from.shutdown(std::net::Shutdown::Both);
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut();
+        for c in self.shared.state.lock().unwrap().2.drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+        // Wakes the accept loop so it sees `closed`.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
