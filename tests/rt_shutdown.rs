@@ -48,8 +48,17 @@ fn drop_cancels_parked_and_queued_threads_and_joins_every_thread() {
     while started.load(Ordering::SeqCst) < 300 {
         std::thread::yield_now();
     }
-    // Workers, watchdog, and the blocking thread.
-    assert!(threads_named("sdtest-") >= 5);
+    // Workers, watchdog, and the blocking thread. A new thread names
+    // itself once it first runs (std sets the name from inside it), and
+    // under load the watchdog may not have run yet: wait, bounded.
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while threads_named("sdtest-") < 5 && std::time::Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        threads_named("sdtest-") >= 5,
+        "3 workers, the watchdog and a blocking thread"
+    );
     drop(rt);
     assert_eq!(
         dropped.load(Ordering::SeqCst),
