@@ -10,27 +10,14 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use verdant::debug::{Dump, GreenThreadInfo, ThreadState};
+use verdant::debug::{GreenThreadInfo, ThreadState};
 use verdant::Handle;
-
-/// Takes dumps until `cond` finds what it wants (at most ~20 s).
-#[track_caller]
-fn dump_until<T>(h: &Handle, what: &str, mut cond: impl FnMut(&Dump) -> Option<T>) -> (Dump, T) {
-    for _ in 0..4_000 {
-        let d = h.dump();
-        if let Some(t) = cond(&d) {
-            return (d, t);
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("no dump showed {what}; the last one:\n{}", h.dump());
-}
 
 /// The dump entry of green thread `id` once it is parked with a reason.
 #[track_caller]
 fn parked(h: &Handle, id: verdant::GreenId) -> GreenThreadInfo {
     let id = id.as_u64();
-    dump_until(h, &format!("#{id} parked"), |d| {
+    support::dump_until(h, &format!("#{id} parked"), |d| {
         d.threads
             .iter()
             .find(|t| t.id == id && t.state == ThreadState::Parked && t.wait_kind.is_some())
@@ -53,7 +40,6 @@ fn sleep_is_named_with_its_deadline() {
     let h = rt.spawn(|| verdant::sleep(Duration::from_secs(3600)));
     let t = parked(rt.handle(), h.thread().id());
     assert_wait(&t, "sleep", "sleep until +");
-    assert!(t.waited.is_some());
     h.cancel();
     assert!(h.join().unwrap_err().is_cancelled());
 }
@@ -348,7 +334,7 @@ fn a_dump_of_100_000_parked_threads_collapses_them() {
                 .unwrap()
         })
         .collect();
-    let (d, _) = dump_until(rt.handle(), "100 000 sleepers", |d| {
+    let (d, _) = support::dump_until(rt.handle(), "100 000 sleepers", |d| {
         let n = d
             .threads
             .iter()
@@ -427,7 +413,7 @@ fn connect_is_named_with_its_target() {
         .map(|_| rt.spawn(move || verdant::net::TcpStream::connect(addr).map(|_| ())))
         .collect();
     let ids: Vec<u64> = connectors.iter().map(|h| h.thread().id().as_u64()).collect();
-    let (_, t) = dump_until(rt.handle(), "a connect in SYN-SENT", |d| {
+    let (_, t) = support::dump_until(rt.handle(), "a connect in SYN-SENT", |d| {
         d.threads
             .iter()
             .find(|t| ids.contains(&t.id) && t.wait_kind == Some("connect"))

@@ -34,18 +34,12 @@ fn signal_dump_child() {
         .unwrap();
     let sleeper = rt.spawn(|| verdant::sleep(Duration::from_secs(3600)));
     let id = sleeper.thread().id().as_u64();
-    for _ in 0..4_000 {
-        if rt
-            .handle()
-            .dump()
-            .threads
+    support::dump_until(rt.handle(), "the sleeper parked", |d| {
+        d.threads
             .iter()
             .any(|t| t.id == id && t.wait_kind == Some("sleep"))
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+            .then_some(())
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let spinners: Vec<_> = (0..2)
         .map(|_| {
@@ -53,13 +47,12 @@ fn signal_dump_child() {
             rt.spawn(move || spin_until(&stop))
         })
         .collect();
-    for _ in 0..4_000 {
-        let d = rt.handle().dump();
-        if d.workers.iter().all(|w| w.running.is_some_and(|r| r != id)) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    support::dump_until(rt.handle(), "both workers running a spinner", |d| {
+        d.workers
+            .iter()
+            .all(|w| w.running.is_some_and(|r| r != id))
+            .then_some(())
+    });
     signal_hook::low_level::raise(verdant::signal::SIGUSR1).unwrap();
     let mut rest = Vec::new();
     std::io::stdin().read_to_end(&mut rest).unwrap();

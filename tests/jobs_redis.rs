@@ -284,7 +284,6 @@ fn delayed_job_runs_not_before_its_time() {
         assert_eq!(q.status(&id).unwrap().unwrap().state, State::Scheduled);
         q.wait(&id, WAIT).unwrap();
         let ran = ran_at.lock().unwrap().expect("ran");
-        support::assert_not_before(start_at, Duration::from_millis(800));
         assert!(ran.duration_since(start_at) >= Duration::from_millis(800));
         stop(w);
     });

@@ -209,8 +209,13 @@ impl Connection {
     /// bound). A call that runs out of time fails and closes the
     /// connection, so that a connection whose peer went silent (a network
     /// cut no FIN or RST ever reports) is not waited on forever.
+    /// A no-op when the bound is already `timeout` (the worker's calls all
+    /// use one bound: no system call per call).
     pub(crate) fn set_io_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        if timeout == self.io_timeout {
+            return Ok(());
+        }
         let tcp = self.stream.tcp();
         tcp.set_read_timeout(timeout)?;
         tcp.set_write_timeout(timeout)?;
@@ -400,12 +405,20 @@ impl Pool {
         }
     }
 
-    /// An idle connection, or a new one.
+    /// An idle connection, or a new one, with no bound on its reads and
+    /// writes.
     ///
     /// # Errors
     ///
     /// As for [`Connection::open`].
     pub fn get(&self) -> io::Result<PooledConnection> {
+        let mut con = self.take()?;
+        con.set_io_timeout(None)?;
+        Ok(con)
+    }
+
+    /// An idle connection, or a new one, as the pool has it.
+    fn take(&self) -> io::Result<PooledConnection> {
         let idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let con = match idle {
             Some(con) => con,
@@ -425,31 +438,25 @@ impl Pool {
     }
 
     /// As [`with`](Pool::with), each attempt's reads and writes bounded by
-    /// `timeout` (see [`Connection::set_io_timeout`]); the connection goes
-    /// back to the pool unbounded.
+    /// `timeout` (see [`Connection::set_io_timeout`]; `None`: unbounded).
+    /// The connection keeps its bound in the pool, so that the next call
+    /// with the same bound makes no system call to set it.
     pub(crate) fn with_timeout<T>(
         &self,
         timeout: Option<Duration>,
         f: impl Fn(&mut Connection) -> RedisResult<T>,
     ) -> io::Result<T> {
         let attempt = |con: &mut PooledConnection| -> RedisResult<T> {
-            if timeout.is_some() {
-                con.set_io_timeout(timeout)?;
-            }
-            let r = f(con);
-            if timeout.is_some() && con.is_open() && con.set_io_timeout(None).is_err() {
-                con.open = false;
-            }
-            r
+            con.set_io_timeout(timeout)?;
+            f(con)
         };
-        let mut con = self.get()?;
+        let mut con = self.take()?;
         match attempt(&mut con) {
             Ok(v) => Ok(v),
-            Err(e) if !con.is_open() => {
+            Err(_) if !con.is_open() => {
                 drop(con);
                 // One retry on a new connection: the old one may have been
                 // idle across a server restart.
-                let _ = e;
                 let mut con = PooledConnection {
                     con: Some(Connection::connect(&self.inner.target)?),
                     pool: self.clone(),

@@ -236,7 +236,7 @@ impl Client {
         s.set_nodelay(true)?;
         Ok(Client {
             con: Mutex::new(s),
-            nonce: nonce(),
+            nonce: super::random_u64(),
             unique: AtomicU64::new(0),
         })
     }
@@ -367,19 +367,6 @@ impl Client {
         }
         Ok(p.args.into_iter().next().unwrap_or_default())
     }
-}
-
-/// A per-client random number (std's randomly keyed hasher, a counter,
-/// the pid and the time).
-fn nonce() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    h.write_u128(now.map(|d| d.as_nanos()).unwrap_or(0));
-    h.finish()
 }
 
 fn number(b: &[u8]) -> u64 {

@@ -580,9 +580,10 @@ impl Inner {
             match fetched {
                 Ok(entries) => {
                     failing = false;
-                    let got = entries.len();
                     let started = self.start(entries);
-                    self.give_slots(n - got + (got - started));
+                    // Slots not filled: not fetched, or fetched and not
+                    // started.
+                    self.give_slots(n - started);
                 }
                 Err(e) => {
                     self.give_slots(n);

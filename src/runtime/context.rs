@@ -59,6 +59,13 @@ pub(crate) fn current_task() -> Option<crate::runtime::task::TaskRef> {
     WORKER.with(|w| w.borrow().as_deref().and_then(Local::current_task))
 }
 
+/// Runs `f` on the running green thread, if any, without cloning its
+/// handle (for per-park bookkeeping).
+#[inline]
+pub(crate) fn with_current_task<R>(f: impl FnOnce(&crate::runtime::task::TaskRef) -> R) -> Option<R> {
+    WORKER.with(|w| w.borrow().as_deref().and_then(|local| local.with_current(f)))
+}
+
 /// Like [`worker`], but never panics (for the panic hook): `None` while
 /// the thread-local is being destroyed or borrowed.
 #[inline(never)]

@@ -107,3 +107,20 @@ pub fn in_green_thread(program: fn()) {
     let _w = watchdog(Duration::from_secs(60));
     verdant::spawn(program).join().unwrap();
 }
+
+/// Takes dumps until `cond` finds what it wants (at most ~20 s).
+#[track_caller]
+pub fn dump_until<T>(
+    h: &verdant::Handle,
+    what: &str,
+    mut cond: impl FnMut(&verdant::debug::Dump) -> Option<T>,
+) -> (verdant::debug::Dump, T) {
+    for _ in 0..4_000 {
+        let d = h.dump();
+        if let Some(t) = cond(&d) {
+            return (d, t);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("no dump showed {what}; the last one:\n{}", h.dump());
+}

@@ -128,10 +128,17 @@ impl Local {
     /// The green thread running on this worker now, if any. Never panics
     /// (the panic hook calls it).
     pub(crate) fn current_task(&self) -> Option<TaskRef> {
+        self.with_current(TaskRef::clone)
+    }
+
+    /// Runs `f` on the green thread running on this worker now, if any,
+    /// without touching its reference count.
+    #[inline]
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(&TaskRef) -> R) -> Option<R> {
         let task = self.current.take();
-        let copy = task.clone();
+        let r = task.as_ref().map(f);
         self.current.set(task);
-        copy
+        r
     }
 
     /// Remembers a thread whose cancellation or timeout deadline `park` held
@@ -298,11 +305,12 @@ impl Local {
         if self.shared.is_shutdown() {
             self.cancel_all();
         }
-        self.tick_clock(Instant::now());
+        let now = Instant::now();
+        self.tick_clock(now);
         self.count_stacks();
         let mut n = self.queue.drain_inbox(&self.shared.workers[self.index].inbox);
         if !self.timers.borrow().is_empty() {
-            n += self.fire_timers();
+            n += self.fire_timers(now);
         }
         if self.shared.workers[self.index].io.lock().len() > 0 {
             n += self.poll_reactor(Some(Duration::ZERO));
@@ -310,9 +318,10 @@ impl Local {
         n
     }
 
-    fn fire_timers(&self) -> usize {
+    /// Wakes the threads whose timers are due at `now`.
+    fn fire_timers(&self, now: Instant) -> usize {
         let mut woken = Vec::new();
-        self.timers.borrow_mut().fire(Instant::now(), |task| woken.push(task));
+        self.timers.borrow_mut().fire(now, |task| woken.push(task));
         let n = woken.len();
         counters::bump(&self.counters().timers_fired, n as u64);
         for task in woken {
@@ -376,14 +385,15 @@ impl Local {
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         self.poll_reactor(timeout);
-        self.tick_clock(Instant::now());
+        let now = Instant::now();
+        self.tick_clock(now);
         self.count_stacks();
         if !self.shared.idle.sleep_end(self.index) {
             // Woken for work from another thread: spinning might have
             // caught it without the wakeup.
             self.spin_rounds.set(SPIN_ROUNDS);
         }
-        self.fire_timers();
+        self.fire_timers(now);
     }
 
     /// Before sleeping, look again for a few microseconds (Go's "spinning"

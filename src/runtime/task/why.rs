@@ -23,7 +23,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use std::time::Instant;
 
 use super::Header;
@@ -165,9 +167,7 @@ impl Header {
 /// Notes why the running green thread is about to wait; nothing on a
 /// plain OS thread.
 pub(crate) fn note(why: Why, datum: u64) {
-    if let Some(task) = crate::runtime::context::current_task() {
-        task.set_why(why, datum);
-    }
+    crate::runtime::context::with_current_task(|task| task.set_why(why, datum));
 }
 
 type Labels = Mutex<HashMap<u64, Arc<str>>>;
@@ -190,7 +190,7 @@ impl Label {
             return Label(None);
         };
         let id = task.id;
-        let mut map = labels().lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = labels().lock();
         let old = map.insert(id, text().into());
         drop(map);
         // A nested label (a lookup inside a lookup) is not restored: the
@@ -203,14 +203,14 @@ impl Label {
 impl Drop for Label {
     fn drop(&mut self) {
         if let Some(id) = self.0 {
-            labels().lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            labels().lock().remove(&id);
         }
     }
 }
 
 /// The label of green thread `id`, if one is filed.
 pub(crate) fn label_of(id: u64) -> Option<Arc<str>> {
-    labels().lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    labels().lock().get(&id).cloned()
 }
 
 /// Whether `VERDANT_BACKTRACE=1` asks for a backtrace at every park (read
@@ -244,7 +244,7 @@ fn backtraces() -> &'static Backtraces {
 #[inline(never)]
 pub(crate) fn capture_backtrace(id: u64) {
     let bt = Arc::new(std::backtrace::Backtrace::force_capture());
-    let old = backtraces().lock().unwrap_or_else(|e| e.into_inner()).insert(id, bt);
+    let old = backtraces().lock().insert(id, bt);
     drop(old);
 }
 
@@ -252,13 +252,13 @@ pub(crate) fn capture_backtrace(id: u64) {
 #[cold]
 #[inline(never)]
 pub(crate) fn forget_backtrace(id: u64) {
-    let old = backtraces().lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    let old = backtraces().lock().remove(&id);
     drop(old);
 }
 
 /// The backtrace green thread `id` had at its last park, if captured.
 pub(crate) fn backtrace_of(id: u64) -> Option<Arc<std::backtrace::Backtrace>> {
-    backtraces().lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+    backtraces().lock().get(&id).cloned()
 }
 
 #[cfg(test)]
