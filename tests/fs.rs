@@ -203,8 +203,8 @@ fn a_ticker_ticks_while_green_threads_wait_on_files() {
         let (done, ticks) = (done.clone(), ticks.clone());
         rt.spawn(move || {
             while !done.load(Ordering::Acquire) {
-                ticks.fetch_add(1, Ordering::Relaxed);
                 verdant::sleep(Duration::from_millis(1));
+                ticks.fetch_add(1, Ordering::Relaxed);
             }
         })
     };
@@ -222,9 +222,27 @@ fn a_ticker_ticks_while_green_threads_wait_on_files() {
     for w in workers {
         w.join().unwrap();
     }
+    // A read held in the kernel for as long as the test likes: a FIFO
+    // whose writer stays open with nothing written. While the pool thread
+    // waits in it, the one worker must keep the ticker going (a read that
+    // blocked the worker would stop it, and the watchdog would end the
+    // test).
+    let fifo = fifo(&dir.0);
+    let f = fifo.clone();
+    let reader = rt.spawn(move || fs::read(&f));
+    let writer = open_writer(&fifo, || false);
+    let t0 = ticks.load(Ordering::Relaxed);
+    while ticks.load(Ordering::Relaxed) < t0 + 5 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(writer);
+    assert_eq!(
+        reader.join().unwrap().unwrap(),
+        b"",
+        "the read ends at the writer's close"
+    );
     done.store(true, Ordering::Release);
     ticker.join().unwrap();
-    assert!(ticks.load(Ordering::Relaxed) > 0, "the ticker never ran");
 }
 
 /// A FIFO under `dir`: opening it for reading blocks until a writer
@@ -245,6 +263,13 @@ fn fifo(dir: &Path) -> PathBuf {
 /// its open returns and its read sees the end. Gives up once `gone` says
 /// the call will never come (a cancellation that stopped it first).
 fn release(fifo: &Path, gone: impl Fn() -> bool) {
+    drop(open_writer(fifo, gone));
+}
+
+/// Opens `fifo` for writing once a reader has it open (a non-blocking
+/// open for writing fails with ENXIO until then); `None` if `gone` says
+/// first that no reader will come.
+fn open_writer(fifo: &Path, gone: impl Fn() -> bool) -> Option<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     for _ in 0..20_000 {
         let w = std::fs::OpenOptions::new()
@@ -252,10 +277,10 @@ fn release(fifo: &Path, gone: impl Fn() -> bool) {
             .custom_flags(libc::O_NONBLOCK)
             .open(fifo);
         match w {
-            Ok(w) => return drop(w),
+            Ok(w) => return Some(w),
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
                 if gone() {
-                    return;
+                    return None;
                 }
                 // No signal says "a pool thread is in open(2)": poll.
                 std::thread::sleep(Duration::from_millis(1));

@@ -28,20 +28,15 @@ use std::sync::{Arc, Mutex};
 
 use libc::{addrinfo, c_char, c_int};
 
+use super::entry::set_errno;
 use super::{patched, real};
 use crate::net::ResolverMode;
 use crate::runtime::context;
-use crate::runtime::interrupt::{self, Cancelled, ElapsedUnwind};
 
 /// How many of verdant's lists are live.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Their heads.
 static HEADS: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
-
-fn set_errno(e: c_int) {
-    // SAFETY: the calling thread's errno slot, valid for its lifetime.
-    unsafe { *libc::__errno_location() = e };
-}
 
 /// `getaddrinfo(3)`: see the module docs.
 ///
@@ -236,29 +231,67 @@ pub unsafe extern "C" fn freeaddrinfo(res: *mut addrinfo) {
 }
 
 /// The real `getaddrinfo`, same arguments, on the blocking pool; the
-/// green thread parks meanwhile (its arguments stay valid: it does not
-/// return, nor unwind, before the job is done).
+/// green thread parks meanwhile. The job works on copies of the
+/// arguments: a `verdant::timeout` unwinds the caller's join while the job
+/// runs on (see `blocking::offload`), and the caller's pointers die with
+/// its frame. A list the job gets after its caller has gone is freed by
+/// the job.
 fn on_pool(node: *const c_char, service: *const c_char, hints: *const addrinfo, res: *mut *mut addrinfo) -> c_int {
-    let args = [node as usize, service as usize, hints as usize];
-    let out = Arc::new(Mutex::new(None::<(c_int, usize)>));
+    // SAFETY: getaddrinfo's contract: `node` and `service` are null or
+    // C strings, `hints` null or a valid `addrinfo`, for this call.
+    let node = (!node.is_null()).then(|| unsafe { CStr::from_ptr(node) }.to_owned());
+    // SAFETY: as above.
+    let service = (!service.is_null()).then(|| unsafe { CStr::from_ptr(service) }.to_owned());
+    // SAFETY: as above; only the four fields POSIX lets a caller set are
+    // copied (the others must be zero or null).
+    let hints = (!hints.is_null()).then(|| unsafe {
+        let h = &*hints;
+        (h.ai_flags, h.ai_family, h.ai_socktype, h.ai_protocol)
+    });
+    /// The job's result, unless its caller has left (`gone`).
+    #[derive(Default)]
+    struct Slot {
+        done: Option<(c_int, usize)>,
+        gone: bool,
+    }
+    let out = Arc::new(Mutex::new(Slot::default()));
     let slot = out.clone();
     let job = move || {
+        let hints = hints.map(|(ai_flags, ai_family, ai_socktype, ai_protocol)| addrinfo {
+            ai_flags,
+            ai_family,
+            ai_socktype,
+            ai_protocol,
+            ai_addrlen: 0,
+            ai_addr: std::ptr::null_mut(),
+            ai_canonname: std::ptr::null_mut(),
+            ai_next: std::ptr::null_mut(),
+        });
         let mut list: *mut addrinfo = std::ptr::null_mut();
-        // SAFETY: the caller's pointers, valid until it returns, which it
-        // does not before this job is done (see above).
+        // SAFETY: pointers to the job's own copies, alive for the call.
         let rc = unsafe {
             real::getaddrinfo(
-                args[0] as *const c_char,
-                args[1] as *const c_char,
-                args[2] as *const addrinfo,
+                node.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+                service.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+                hints.as_ref().map_or(std::ptr::null(), |h| h as *const addrinfo),
                 &mut list,
             )
         };
-        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((rc, list as usize));
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if !slot.gone {
+            slot.done = Some((rc, list as usize));
+        } else if rc == 0 {
+            // SAFETY: libc's list, handed to nobody: freed once.
+            unsafe { real::freeaddrinfo(list) };
+        }
         rc
     };
     let joined = catch_unwind(AssertUnwindSafe(|| crate::spawn_blocking(job).join()));
-    let done = out.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let done = {
+        let mut slot = out.lock().unwrap_or_else(|p| p.into_inner());
+        slot.gone = true;
+        slot.done.take()
+    };
     match (joined, done) {
         (Ok(Ok(_)), Some((rc, list))) => {
             if rc == 0 {
@@ -294,19 +327,6 @@ fn eai_of(e: &io::Error) -> c_int {
 /// An interrupt caught at the boundary: `EAI_SYSTEM` with errno
 /// `ECANCELED` or `ETIMEDOUT` (see `wait`).
 fn interrupted(payload: Box<dyn std::any::Any + Send>) -> c_int {
-    if payload.is::<Cancelled>() || payload.is::<ElapsedUnwind>() {
-        interrupt::clear_unwinding();
-        if payload.is::<Cancelled>() {
-            super::wait::cancelled_backoff();
-        }
-        set_errno(if payload.is::<Cancelled>() {
-            libc::ECANCELED
-        } else {
-            libc::ETIMEDOUT
-        });
-        libc::EAI_SYSTEM
-    } else {
-        eprintln!("verdant: a panic inside the hooked getaddrinfo; aborting");
-        std::process::abort()
-    }
+    set_errno(super::wait::interrupted(payload));
+    libc::EAI_SYSTEM
 }

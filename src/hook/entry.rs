@@ -24,7 +24,7 @@ use super::{patched, real, wait};
 use crate::runtime::context;
 use crate::runtime::reactor::Interest;
 
-fn set_errno(e: c_int) {
+pub(super) fn set_errno(e: c_int) {
     // SAFETY: `__errno_location` returns the calling thread's errno slot,
     // valid for the thread's lifetime.
     unsafe { *libc::__errno_location() = e };

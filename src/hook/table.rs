@@ -84,17 +84,18 @@ fn chunk_or_make(fd: libc::c_int) -> Option<(&'static Chunk, usize)> {
     if fresh.is_null() {
         std::alloc::handle_alloc_error(layout);
     }
-    // SAFETY: all zeroes is a valid `Chunk`: zero atomics; a parking_lot
-    // `Mutex` whose raw lock word is 0 (unlocked, as `Mutex::new` makes
-    // it); `Option<Arc<_>>` 0 is `None` (the null-pointer niche). The
-    // memory was allocated with `Chunk`'s layout by the global allocator,
-    // which is what `Box::from_raw` requires.
-    let fresh = Box::into_raw(unsafe { Box::from_raw(fresh) });
+    // `fresh` is a valid `Chunk`, as a `Box` would own it: all zeroes is a
+    // valid `Chunk` (zero atomics; a parking_lot `Mutex` whose raw lock
+    // word is 0, unlocked, as `Mutex::new` makes it; `Option<Arc<_>>` 0 is
+    // `None`, the null-pointer niche), and the memory comes from the global
+    // allocator with `Chunk`'s layout, which is what `Box::from_raw` and
+    // the readers' `&*` below require.
     match CHUNKS[c].compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {}
         Err(_) => {
-            // SAFETY: `fresh` came from `Box::into_raw` just above and was
-            // not published (the CAS failed), so this is its only owner.
+            // SAFETY: `fresh` is a valid `Chunk` allocated as a `Box`
+            // would be (above) and was not published (the CAS failed), so
+            // this is its only owner.
             drop(unsafe { Box::from_raw(fresh) });
         }
     }

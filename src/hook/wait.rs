@@ -50,7 +50,7 @@ fn errno_of(e: &io::Error) -> c_int {
 }
 
 /// The error number for an unwinding caught at the hook's boundary.
-fn interrupted(payload: Box<dyn std::any::Any + Send>) -> c_int {
+pub(super) fn interrupted(payload: Box<dyn std::any::Any + Send>) -> c_int {
     if payload.is::<Cancelled>() {
         interrupt::clear_unwinding();
         cancelled_backoff();
